@@ -1,0 +1,7 @@
+"""The op registry (see `registry.py`); importing this package registers every op family."""
+from .registry import OPS, Attr, OpDef, ShapeError, all_ops, define, get_op, register
+
+# Op families register themselves on import. Keep this list in sync with the files here.
+from . import elementwise, nn, tensor, reduce  # noqa: E402,F401
+
+__all__ = ["OPS", "Attr", "OpDef", "ShapeError", "all_ops", "define", "get_op", "register"]

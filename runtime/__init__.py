@@ -1,0 +1,1 @@
+"""wsc runtime: loads `.wafer` artifacts and executes them on the CPU. Never imports the compiler."""
