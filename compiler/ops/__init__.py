@@ -2,6 +2,8 @@
 from .registry import OPS, Attr, OpDef, ShapeError, all_ops, define, get_op, register
 
 # Op families register themselves on import. Keep this list in sync with the files here.
-from . import elementwise, nn, tensor, reduce  # noqa: E402,F401
+from . import elementwise, logic, nn, tensor, reduce  # noqa: E402,F401
+from . import indexing  # noqa: E402,F401
+from . import rnn  # noqa: E402,F401
 
 __all__ = ["OPS", "Attr", "OpDef", "ShapeError", "all_ops", "define", "get_op", "register"]

@@ -4,7 +4,7 @@ Each op is declared once as an `OpDef`: its dotted name, operand names,
 attributes (kinds and defaults), shape/dtype inference, cost (FLOPs and bytes)
 and fusion class. The frontends, the builder, the verifier, the passes, the
 cost model and lowering all look ops up here; the runtime has a kernel of the
-same name (checked by `tests/test_registry.py`).
+same name (checked by `tests/ops/test_registry.py`).
 
 Operand names carry arity markers: ``"bias?"`` is optional (may be absent at
 the end of the operand list), ``"inputs*"`` is variadic (one or more, last).

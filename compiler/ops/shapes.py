@@ -1,16 +1,27 @@
-"""Shape arithmetic shared by the op families: broadcasting, axes, symbolic dims.
+"""Shape arithmetic shared by the op families: broadcasting, axes, symbolic dims, windows.
 
 A dim is an int or a symbol name (str). Symbols are opaque: two dims are equal
-only if they are the same int or the same name.
+only if they are the same int or the same name. Helpers raise `ShapeError`
+with a message the user can act on; the builder adds the location.
 """
 from __future__ import annotations
 
-from ..ir.types import Dim, Shape
+from math import prod
+
+from ..ir.types import FLOAT_DTYPES, Dim, Shape, TensorType
 from .registry import ShapeError
 
 
+def fmt_shape(shape: Shape) -> str:
+    """``[N, 3, 224, 224]``: the form used in every error message."""
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
 def broadcast_shapes(*shapes: Shape) -> Shape:
-    """numpy broadcasting over static and symbolic dims."""
+    """numpy broadcasting over static and symbolic dims.
+
+    A symbol broadcasts only with 1 or with itself.
+    """
     rank = max((len(s) for s in shapes), default=0)
     out: list[Dim] = []
     for i in range(rank):
@@ -21,9 +32,10 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
             continue
         first = non_one[0]
         if any(d != first for d in non_one[1:]):
-            pretty = " and ".join("[" + ", ".join(map(str, s)) + "]" for s in shapes)
-            raise ShapeError(f"shapes {pretty} do not broadcast (dim {i}: "
-                             f"{', '.join(map(str, dims))})")
+            pretty = " and ".join(fmt_shape(s) for s in shapes)
+            raise ShapeError(f"shapes {pretty} do not broadcast (dim {i} from the left of the "
+                             f"result: {', '.join(map(str, dims))}; each pair of sizes must be "
+                             f"equal or one of them 1)")
         out.append(first)
     return tuple(out)
 
@@ -31,12 +43,15 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
 def normalize_axis(axis: int, rank: int, what: str = "axis") -> int:
     """Map a possibly negative axis into [0, rank); ShapeError if out of range."""
     if not -rank <= axis < rank:
-        raise ShapeError(f"{what} {axis} is out of range for a rank-{rank} tensor")
+        valid = f"[{-rank}, {rank - 1}]" if rank else "none (the tensor is a scalar)"
+        raise ShapeError(f"{what} {axis} is out of range for a rank-{rank} tensor "
+                         f"(valid: {valid})")
     return axis % rank
 
 
-def normalize_axes(axes, rank: int) -> list[int]:
-    out = [normalize_axis(a, rank) for a in axes]
+def normalize_axes(axes, rank: int, what: str = "axis") -> list[int]:
+    """Normalize each axis, reject repeats, return them sorted."""
+    out = [normalize_axis(a, rank, what) for a in axes]
     if len(set(out)) != len(out):
         raise ShapeError(f"repeated axes in {list(axes)}")
     return sorted(out)
@@ -48,3 +63,77 @@ def static(dim: Dim, what: str) -> int:
         raise ShapeError(f"{what} must be static, but it is the symbolic size {dim!r} "
                          f"(fix it at compile time with --input-shape)")
     return dim
+
+
+def dims_product(dims: Shape, what: str) -> Dim:
+    """The product of `dims` as one dim: an int, or a lone symbol times 1.
+
+    A product such as ``N*12`` has no single-dim spelling, so it raises.
+    """
+    syms = [d for d in dims if isinstance(d, str)]
+    known = prod(d for d in dims if isinstance(d, int))
+    if not syms:
+        return known
+    if len(syms) == 1 and known == 1:
+        return syms[0]
+    parts = "*".join(syms + ([str(known)] if known != 1 else []))
+    raise ShapeError(f"{what} would be {parts}, which is not a single dim "
+                     f"(fix the symbolic sizes with --input-shape)")
+
+
+# -- checks on operand types -------------------------------------------------
+
+def require_rank(t: TensorType, rank: int, what: str) -> None:
+    if t.rank != rank:
+        raise ShapeError(f"{what} must have rank {rank}, got {t} (rank {t.rank})")
+
+
+def require_float(t: TensorType, what: str) -> None:
+    if t.dtype not in FLOAT_DTYPES:
+        raise ShapeError(f"{what} must be floating-point (f16, f32, f64), got {t.dtype}")
+
+
+def require_same_dtype(op: str, types: list[TensorType]) -> str:
+    """The common dtype of `types`, or a ShapeError naming the mismatch."""
+    dtypes = [t.dtype for t in types]
+    if any(d != dtypes[0] for d in dtypes[1:]):
+        raise ShapeError(f"{op}: operand dtypes differ: {', '.join(dtypes)} "
+                         f"(insert an explicit cast)")
+    return dtypes[0]
+
+
+def check_ints(op: str, attrs: dict, name: str, length: int, minimum: int) -> list[int]:
+    """An ints attribute of an exact length whose entries are all >= minimum."""
+    v = attrs[name]
+    if len(v) != length:
+        raise ShapeError(f"{op}: attribute {name!r} must have {length} entries, got {v}")
+    if any(x < minimum for x in v):
+        raise ShapeError(f"{op}: attribute {name!r} entries must be >= {minimum}, got {v}")
+    return list(v)
+
+
+# -- sliding windows (conv, pool) --------------------------------------------
+
+def window_out_dim(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int,
+                   dilation: int = 1, ceil_mode: bool = False, what: str = "window") -> int:
+    """Number of window positions along one spatial dim.
+
+    ``floor((size + pads - extent) / stride) + 1`` with ``extent = dilation*(kernel-1)+1``;
+    with `ceil_mode` the division rounds up, but a last window that would start
+    inside the end padding is dropped (PyTorch and ONNX agree on this rule).
+    """
+    extent = dilation * (kernel - 1) + 1
+    padded = size + pad_begin + pad_end
+    if padded < extent:
+        raise ShapeError(f"{what}: the window spans {extent} (kernel {kernel}, dilation "
+                         f"{dilation}) but the padded input is only {padded} "
+                         f"({size} + padding {pad_begin}+{pad_end}); use a smaller kernel "
+                         f"or more padding")
+    span = padded - extent
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + pad_begin:
+            out -= 1
+    else:
+        out = span // stride + 1
+    return out

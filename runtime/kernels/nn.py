@@ -1,11 +1,407 @@
-"""Dense NN kernels (numpy): matmul, convolution, pooling, normalization, softmax."""
+"""Dense NN kernels (numpy): matmul, convolution, pooling, normalization, softmax.
+
+Layouts follow the ops (`compiler/ops/nn.py`): NCHW / NCDHW activations, OIHW
+conv weights, IOHW transposed-conv weights, pads [all begins, all ends].
+Every windowed kernel here works for any number of spatial dims; the 2-D and
+3-D ops share them.
+
+- Convolution is im2col: a strided view of every window (no copy), one copy
+  into a [groups, N*outputs, C/g*kernel] matrix and one batched matmul.
+- Transposed convolution is the reverse: one batched matmul gives every
+  input pixel's contribution to every kernel tap, then one strided add per
+  tap scatters them into the output.
+- Pooling loops over the window taps (never over pixels), each tap a strided
+  slice of the whole batch.
+
+f16 inputs are computed in f32 where a reduction or an exponential would lose
+too much, and the result cast back.
+"""
 from __future__ import annotations
 
+import itertools
+from math import prod
+
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .registry import kernel
+
+
+def _wide(x: np.ndarray) -> np.ndarray:
+    """The array in a dtype fit for accumulating (f16 -> f32)."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
 @kernel("nn.matmul")
 def matmul(a, b):
     return np.matmul(a, b)
+
+
+# -- shared window geometry ------------------------------------------------------
+
+def _pad_spatial(x: np.ndarray, begins, ends, value=0) -> np.ndarray:
+    """Pad the dims after N and C by `begins` / `ends` (one entry per spatial dim)."""
+    if not (any(begins) or any(ends)):
+        return x
+    widths = [(0, 0), (0, 0)] + list(zip(begins, ends))
+    return np.pad(x, widths, constant_values=value)
+
+
+def _spatial_slice(start: int, count: int, step: int) -> slice:
+    return slice(start, start + step * (count - 1) + 1, step)
+
+
+def _taps(xp: np.ndarray, kernel, strides, dilations, outs):
+    """Yield, per window tap (row-major over the kernel), the [..., *outs] slice it reads."""
+    lead = (Ellipsis,)
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        yield xp[lead + tuple(_spatial_slice(t * d, o, s)
+                              for t, d, o, s in zip(tap, dilations, outs, strides))]
+
+
+def _pool_out(size: int, k: int, s: int, pb: int, pe: int, d: int, ceil_mode: bool) -> int:
+    """Output length along one dim (the same rule as the op's shape inference)."""
+    span = size + pb + pe - (d * (k - 1) + 1)
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= size + pb else out
+
+
+def _pool_geometry(x, kernel, strides, pads, dilations, ceil_mode):
+    """(outs, extra_ends): output sizes and the padding ceil_mode adds past the explicit pads."""
+    nd = len(kernel)
+    outs, extra = [], []
+    for i in range(nd):
+        size, pb, pe = x.shape[2 + i], pads[i], pads[nd + i]
+        o = _pool_out(size, kernel[i], strides[i], pb, pe, dilations[i], ceil_mode)
+        need = (o - 1) * strides[i] + dilations[i] * (kernel[i] - 1) + 1
+        outs.append(o)
+        extra.append(max(0, need - (size + pb + pe)))
+    return outs, extra
+
+
+def _lowest(dtype: np.dtype):
+    return -np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
+
+
+# -- convolution ---------------------------------------------------------------
+
+def _conv(x, w, bias, strides, pads, dilations, groups):
+    nd = w.ndim - 2
+    n = x.shape[0]
+    o, cg = w.shape[0], w.shape[1]
+    ks = w.shape[2:]
+    xp = _pad_spatial(_wide(x), pads[:nd], pads[nd:])
+    # [N, C, *outs, *kernel] view: every window, dilated taps picked by the last slices.
+    extents = tuple(d * (k - 1) + 1 for k, d in zip(ks, dilations))
+    win = sliding_window_view(xp, extents, axis=tuple(range(2, 2 + nd)))
+    win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)
+              + tuple(slice(None, None, d) for d in dilations)]
+    outs = win.shape[2:2 + nd]
+    g, og = groups, o // groups
+    # [G, N*outputs, C/g*kernel]: axes (g, n, *outs, cg, *kernel).
+    order = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))
+    cols = (win.reshape(n, g, cg, *outs, *ks).transpose(order)
+               .reshape(g, n * prod(outs), cg * prod(ks)))
+    wmat = _wide(w).reshape(g, og, cg * prod(ks)).transpose(0, 2, 1)
+    out = np.matmul(cols, wmat)                                  # [G, N*outputs, O/G]
+    out = out.reshape(g, n, prod(outs), og).transpose(1, 0, 3, 2).reshape(n, o, *outs)
+    out = np.ascontiguousarray(out)
+    if bias is not None:
+        out += bias.reshape((1, o) + (1,) * nd)
+    return out.astype(x.dtype, copy=False)
+
+
+@kernel("nn.conv2d")
+def conv2d(x, w, bias=None, *, strides, pads, dilations, groups):
+    return _conv(x, w, bias, strides, pads, dilations, groups)
+
+
+@kernel("nn.conv3d")
+def conv3d(x, w, bias=None, *, strides, pads, dilations, groups):
+    return _conv(x, w, bias, strides, pads, dilations, groups)
+
+
+def _conv_transpose(x, w, bias, strides, pads, dilations, groups, output_padding):
+    nd = w.ndim - 2
+    n, c = x.shape[0], x.shape[1]
+    ins = x.shape[2:]
+    og, ks = w.shape[1], w.shape[2:]
+    g, cg = groups, c // groups
+    o = og * g
+    # Every input pixel's contribution to every (output channel, tap): [G, N*inputs, O/G*K].
+    cols = _wide(x).reshape(n, g, cg, prod(ins)).transpose(1, 0, 3, 2).reshape(g, -1, cg)
+    contrib = np.matmul(cols, _wide(w).reshape(g, cg, og * prod(ks)))
+    # -> [N, O, *kernel, *inputs], so that each tap is a block [N, O, *inputs].
+    contrib = (contrib.reshape(g, n, *ins, og, *ks)
+                      .transpose(1, 0, 2 + nd, *range(3 + nd, 3 + 2 * nd), *range(2, 2 + nd))
+                      .reshape(n, o, *ks, *ins))
+    full = [s * (i - 1) + d * (k - 1) + 1 for s, i, d, k in zip(strides, ins, dilations, ks)]
+    sizes = [f + op - pb - pe for f, op, pb, pe in
+             zip(full, output_padding, pads[:nd], pads[nd:])]
+    # The buffer spans the full result and the requested window of it (pads may be negative).
+    lo = [min(0, pb) for pb in pads[:nd]]
+    hi = [max(f, pb + s) for f, pb, s in zip(full, pads[:nd], sizes)]
+    buf = np.zeros((n, o, *(h - l for h, l in zip(hi, lo))), dtype=contrib.dtype)
+    for tap in itertools.product(*(range(k) for k in ks)):
+        where = tuple(_spatial_slice(t * d - l, i, s)
+                      for t, d, l, i, s in zip(tap, dilations, lo, ins, strides))
+        buf[(slice(None), slice(None)) + where] += contrib[(slice(None), slice(None)) + tap]
+    crop = tuple(slice(pb - l, pb - l + s) for pb, l, s in zip(pads[:nd], lo, sizes))
+    out = np.ascontiguousarray(buf[(slice(None), slice(None)) + crop])
+    if bias is not None:
+        out += bias.reshape((1, o) + (1,) * nd)
+    return out.astype(x.dtype, copy=False)
+
+
+@kernel("nn.conv_transpose2d")
+def conv_transpose2d(x, w, bias=None, *, strides, pads, dilations, groups, output_padding):
+    return _conv_transpose(x, w, bias, strides, pads, dilations, groups, output_padding)
+
+
+@kernel("nn.conv_transpose3d")
+def conv_transpose3d(x, w, bias=None, *, strides, pads, dilations, groups, output_padding):
+    return _conv_transpose(x, w, bias, strides, pads, dilations, groups, output_padding)
+
+
+# -- pooling -------------------------------------------------------------------
+
+def _maxpool(x, kernel, strides, pads, dilations, ceil_mode):
+    nd = len(kernel)
+    outs, extra = _pool_geometry(x, kernel, strides, pads, dilations, ceil_mode)
+    ends = [p + e for p, e in zip(pads[nd:], extra)]
+    xp = _pad_spatial(x, pads[:nd], ends, _lowest(x.dtype))
+    out = None
+    for tap in _taps(xp, kernel, strides, dilations, outs):
+        out = tap.copy() if out is None else np.maximum(out, tap, out=out)
+    return out
+
+
+def _window_sum(x, kernel, strides, pads, dilations, ceil_mode, include_pad: bool):
+    """(sum over each window of x zero-padded, number of cells each window counts)."""
+    nd = len(kernel)
+    outs, extra = _pool_geometry(x, kernel, strides, pads, dilations, ceil_mode)
+    ends = [p + e for p, e in zip(pads[nd:], extra)]
+    xp = _pad_spatial(x, pads[:nd], ends)
+    # A 0/1 mask of the padded space marks the cells a window counts.
+    sizes = x.shape[2:]
+    mask = np.zeros(xp.shape[2:], dtype=np.float64)
+    if include_pad:
+        mask[tuple(slice(0, s + pb + pe) for s, pb, pe in zip(sizes, pads[:nd], pads[nd:]))] = 1
+    else:
+        mask[tuple(slice(pb, pb + s) for s, pb in zip(sizes, pads[:nd]))] = 1
+    total = np.zeros(x.shape[:2] + tuple(outs), dtype=xp.dtype)
+    count = np.zeros(outs)
+    for tap, mtap in zip(_taps(xp, kernel, strides, dilations, outs),
+                         _taps(mask, kernel, strides, dilations, outs)):
+        total += tap
+        count += mtap
+    return total, count
+
+
+def _avgpool(x, kernel, strides, pads, dilations, ceil_mode, count_include_pad):
+    total, count = _window_sum(_wide(x), kernel, strides, pads, dilations, ceil_mode,
+                               count_include_pad)
+    return (total / np.maximum(count, 1).astype(total.dtype)).astype(x.dtype, copy=False)
+
+
+def _lppool(x, kernel, strides, pads, dilations, ceil_mode, p):
+    xf = _wide(x)
+    powered = np.abs(xf) ** xf.dtype.type(p)
+    total, _ = _window_sum(powered, kernel, strides, pads, dilations, ceil_mode, False)
+    return (total ** xf.dtype.type(1.0 / p)).astype(x.dtype, copy=False)
+
+
+def _maxpool_indices(x, kernel, strides, pads, dilations, ceil_mode, storage_order):
+    """Max and the flat index of the first maximal input element of every window."""
+    nd = len(kernel)
+    sizes = x.shape[2:]
+    outs, extra = _pool_geometry(x, kernel, strides, pads, dilations, ceil_mode)
+    ends = [p + e for p, e in zip(pads[nd:], extra)]
+    xp = _pad_spatial(x, pads[:nd], ends, _lowest(x.dtype))
+    # Input coordinate that tap t of output position j reads, per spatial dim.
+    base = [np.arange(o) * s - pb for o, s, pb in zip(outs, strides, pads[:nd])]
+    best = np.zeros(x.shape[:2] + tuple(outs), dtype=x.dtype)
+    index = np.zeros(best.shape, dtype=np.int64)
+    found = np.zeros(tuple(outs), dtype=bool)
+    order = "F" if storage_order == 1 else "C"
+    for tap, vals in zip(itertools.product(*(range(k) for k in kernel)),
+                         _taps(xp, kernel, strides, dilations, outs)):
+        coords = [b + t * d for b, t, d in zip(base, tap, dilations)]
+        grids = np.meshgrid(*coords, indexing="ij")
+        valid = np.ones(tuple(outs), dtype=bool)
+        for grid, size in zip(grids, sizes):
+            valid &= (grid >= 0) & (grid < size)
+        flat = np.ravel_multi_index([np.clip(gr, 0, s - 1) for gr, s in zip(grids, sizes)],
+                                    sizes, order=order)
+        better = valid & (~found | (vals > best))     # strict: the first maximum wins
+        best = np.where(better, vals, best)
+        index = np.where(better, flat, index)
+        found |= valid
+    plane = prod(sizes)
+    offsets = np.arange(x.shape[0] * x.shape[1], dtype=np.int64).reshape(x.shape[:2]) * plane
+    return best, index + offsets.reshape(x.shape[:2] + (1,) * nd)
+
+
+@kernel("nn.maxpool2d")
+def maxpool2d(x, *, kernel, strides, pads, dilations, ceil_mode):
+    return _maxpool(x, kernel, strides, pads, dilations, ceil_mode)
+
+
+@kernel("nn.maxpool3d")
+def maxpool3d(x, *, kernel, strides, pads, dilations, ceil_mode):
+    return _maxpool(x, kernel, strides, pads, dilations, ceil_mode)
+
+
+@kernel("nn.avgpool2d")
+def avgpool2d(x, *, kernel, strides, pads, dilations, ceil_mode, count_include_pad):
+    return _avgpool(x, kernel, strides, pads, dilations, ceil_mode, count_include_pad)
+
+
+@kernel("nn.avgpool3d")
+def avgpool3d(x, *, kernel, strides, pads, dilations, ceil_mode, count_include_pad):
+    return _avgpool(x, kernel, strides, pads, dilations, ceil_mode, count_include_pad)
+
+
+@kernel("nn.lppool2d")
+def lppool2d(x, *, kernel, strides, pads, dilations, ceil_mode, p):
+    return _lppool(x, kernel, strides, pads, dilations, ceil_mode, p)
+
+
+@kernel("nn.lppool3d")
+def lppool3d(x, *, kernel, strides, pads, dilations, ceil_mode, p):
+    return _lppool(x, kernel, strides, pads, dilations, ceil_mode, p)
+
+
+@kernel("nn.maxpool2d_indices")
+def maxpool2d_indices(x, *, kernel, strides, pads, dilations, ceil_mode, storage_order):
+    return _maxpool_indices(x, kernel, strides, pads, dilations, ceil_mode, storage_order)
+
+
+@kernel("nn.maxpool3d_indices")
+def maxpool3d_indices(x, *, kernel, strides, pads, dilations, ceil_mode, storage_order):
+    return _maxpool_indices(x, kernel, strides, pads, dilations, ceil_mode, storage_order)
+
+
+@kernel("nn.global_avgpool")
+def global_avgpool(x):
+    axes = tuple(range(2, x.ndim))
+    return np.mean(_wide(x), axis=axes, keepdims=True).astype(x.dtype, copy=False)
+
+
+@kernel("nn.global_maxpool")
+def global_maxpool(x):
+    return np.max(x, axis=tuple(range(2, x.ndim)), keepdims=True)
+
+
+# -- softmax and friends ---------------------------------------------------------
+
+@kernel("nn.softmax")
+def softmax(x, *, axis):
+    xf = _wide(x)
+    e = np.exp(xf - np.max(xf, axis=axis, keepdims=True))
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e.astype(x.dtype, copy=False)
+
+
+@kernel("nn.log_softmax")
+def log_softmax(x, *, axis):
+    xf = _wide(x)
+    shifted = xf - np.max(xf, axis=axis, keepdims=True)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return out.astype(x.dtype, copy=False)
+
+
+@kernel("nn.hardmax")
+def hardmax(x, *, axis):
+    first = np.expand_dims(np.argmax(x, axis=axis), axis)
+    out = np.zeros_like(x)
+    np.put_along_axis(out, first, 1, axis=axis)
+    return out
+
+
+# -- normalizations --------------------------------------------------------------
+
+@kernel("nn.layernorm")
+def layernorm(x, scale=None, bias=None, *, axis, eps):
+    xf = _wide(x)
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    centered = xf - np.mean(xf, axis=axes, keepdims=True)
+    var = np.mean(centered * centered, axis=axes, keepdims=True)
+    # scale and bias broadcast against the trailing (normalized) dims, as numpy aligns them.
+    y = centered / np.sqrt(var + xf.dtype.type(eps))
+    if scale is not None:
+        y = y * scale
+    if bias is not None:
+        y = y + bias
+    return y.astype(x.dtype, copy=False)
+
+
+@kernel("nn.layernorm_with_stats")
+def layernorm_with_stats(x, scale=None, bias=None, *, axis, eps, stats_dtype):
+    stats = np.dtype({"f16": np.float16, "f32": np.float32, "f64": np.float64}[stats_dtype])
+    xf = x.astype(np.promote_types(stats, np.float32))
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    mean = np.mean(xf, axis=axes, keepdims=True)
+    centered = xf - mean
+    var = np.mean(centered * centered, axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(var + xf.dtype.type(eps))
+    y = centered * inv_std
+    if scale is not None:
+        y = y * scale
+    if bias is not None:
+        y = y + bias
+    return (y.astype(x.dtype, copy=False), mean.astype(stats, copy=False),
+            inv_std.astype(stats, copy=False))
+
+
+@kernel("nn.rmsnorm")
+def rmsnorm(x, scale, *, axis, eps):
+    xf = _wide(x)
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    mean_square = np.mean(xf * xf, axis=axes, keepdims=True)
+    y = xf / np.sqrt(mean_square + xf.dtype.type(eps)) * scale
+    return y.astype(x.dtype, copy=False)
+
+
+@kernel("nn.batchnorm")
+def batchnorm(x, scale, bias, mean, var, *, eps):
+    xf = _wide(x)
+
+    def per_channel(p):  # [C, ...] -> broadcastable against [N, C, ...]
+        return _wide(p).reshape(p.shape + (1,) * (x.ndim - 1 - p.ndim))
+
+    factor = per_channel(scale) / np.sqrt(per_channel(var) + xf.dtype.type(eps))
+    y = (xf - per_channel(mean)) * factor + per_channel(bias)
+    return y.astype(x.dtype, copy=False)
+
+
+@kernel("nn.groupnorm")
+def groupnorm(x, scale, bias, *, groups, eps):
+    xf = _wide(x)
+    n, c = x.shape[0], x.shape[1]
+    grouped = xf.reshape(n, groups, -1)
+    mean = grouped.mean(axis=2, keepdims=True)
+    centered = grouped - mean
+    var = np.mean(centered * centered, axis=2, keepdims=True)
+    y = (centered / np.sqrt(var + xf.dtype.type(eps))).reshape(x.shape)
+    per_channel = (1, c) + (1,) * (x.ndim - 2)
+    y = y * _wide(scale).reshape(per_channel) + _wide(bias).reshape(per_channel)
+    return y.astype(x.dtype, copy=False)
+
+
+@kernel("nn.lrn")
+def lrn(x, *, size, alpha, beta, bias):
+    xf = _wide(x)
+    c = x.shape[1]
+    before, after = (size - 1) // 2, size // 2   # channels c-before .. c+after
+    squares = xf * xf
+    window = np.zeros_like(squares)
+    for off in range(-before, after + 1):   # `size` shifted adds, each over all channels
+        lo, hi = max(0, -off), min(c, c - off)
+        if lo < hi:
+            window[:, lo:hi] += squares[:, lo + off:hi + off]
+    one = xf.dtype.type
+    y = xf / (one(bias) + one(alpha / size) * window) ** one(beta)
+    return y.astype(x.dtype, copy=False)

@@ -1,0 +1,8 @@
+"""ONNX op converters, one file per family; importing this package registers them all."""
+from .registry import CONVERTERS, Converter, converter, find_converter, supported_op_types
+
+from . import elementwise  # noqa: E402,F401
+from . import nn, reduce, rnn  # noqa: E402,F401
+from . import tensor  # noqa: E402,F401
+
+__all__ = ["CONVERTERS", "Converter", "converter", "find_converter", "supported_op_types"]

@@ -1,0 +1,1 @@
+"""Helpers for testing wsc against independent references (ONNX backend suite, onnxruntime)."""

@@ -1,0 +1,202 @@
+"""Shape values: the dynamic-shape arithmetic of PyTorch exports resolves at compile time.
+
+The models are built the way `torch.onnx.export` writes them (Shape -> Gather ->
+Unsqueeze -> Concat -> Reshape, ConstantOfShape and Expand of a computed shape,
+Range up to a computed length), imported without --input-shape, checked to
+have symbolic result types, and run at two batch sizes against onnxruntime.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from compiler.errors import CompileError
+from compiler.frontend.onnx import import_onnx
+from compiler.passes import PIPELINES, PassManager, parse_pipeline
+from compiler.testing.onnx_node_cases import execute_module
+
+F, I64 = TensorProto.FLOAT, TensorProto.INT64
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=17):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _i64(name, values):
+    return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+
+
+def _node(op, ins, outs, **attrs):
+    return helper.make_node(op, ins, outs, **attrs)
+
+
+def _onnxruntime(model, feeds):
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+def _compile(model):
+    module = import_onnx(model)
+    return PassManager(parse_pipeline(PIPELINES[2])).run(module)
+
+
+def _heads_model():
+    """x[batch, seq, 768] -> [batch, seq, 12, 64] -> [batch, 12, seq, 64], as exported."""
+    nodes = [
+        _node("Shape", ["x"], ["shape"]),
+        _node("Gather", ["shape", "zero"], ["batch"], axis=0),
+        _node("Gather", ["shape", "one"], ["seq"], axis=0),
+        _node("Unsqueeze", ["batch", "axes0"], ["batch_1d"]),
+        _node("Unsqueeze", ["seq", "axes0"], ["seq_1d"]),
+        _node("Concat", ["batch_1d", "seq_1d", "heads"], ["target"], axis=0),
+        _node("Reshape", ["x", "target"], ["split"]),
+        _node("Transpose", ["split"], ["y"], perm=[0, 2, 1, 3]),
+    ]
+    inits = [_i64("zero", 0), _i64("one", 1), _i64("axes0", [0]), _i64("heads", [12, 64])]
+    return _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", "seq", 768])],
+                  [helper.make_tensor_value_info("y", F, ["batch", 12, "seq", 64])], inits)
+
+
+def test_reshape_of_computed_shape_stays_symbolic_and_matches_onnxruntime() -> None:
+    model = _heads_model()
+    module = _compile(model)
+    assert module.outputs["y"].type.shape == ("batch", 12, "seq", 64)
+    assert module.outputs["y"].type.dtype == "f32"
+    # The shape arithmetic folded away: only the data movement is left.
+    assert [op.name for op in module.ops] == ["tensor.reshape", "tensor.transpose"]
+    rng = np.random.default_rng(0)
+    for batch, seq in ((2, 5), (3, 7)):
+        x = rng.standard_normal((batch, seq, 768)).astype(np.float32)
+        (got,) = execute_module(module, {"x": x})
+        (want,) = _onnxruntime(model, {"x": x})
+        assert got.shape == (batch, 12, seq, 64)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        # and independently of onnxruntime:
+        np.testing.assert_array_equal(got, x.reshape(batch, seq, 12, 64).transpose(0, 2, 1, 3))
+
+
+def _mask_model():
+    """An attention-bias style graph: ConstantOfShape, Expand and Range of computed shapes."""
+    nodes = [
+        _node("Shape", ["x"], ["shape"]),
+        _node("Slice", ["shape", "s0", "s2"], ["batch_seq"]),            # [batch, seq]
+        _node("ConstantOfShape", ["batch_seq"], ["ones"],
+              value=numpy_helper.from_array(np.array([1.5], np.float32), "v")),
+        _node("Expand", ["bias", "shape"], ["bias_full"]),                # [batch, seq, 64]
+        _node("Add", ["x", "bias_full"], ["y"]),
+        _node("Gather", ["shape", "one"], ["seq"], axis=0),
+        _node("Range", ["zero", "seq", "one"], ["positions"]),           # [seq]
+        _node("Cast", ["shape"], ["shape_f"], to=F),
+    ]
+    inits = [_i64("s0", [0]), _i64("s2", [2]), _i64("zero", 0), _i64("one", 1),
+             numpy_helper.from_array(np.linspace(-1, 1, 64, dtype=np.float32)
+                                     .reshape(1, 1, 64), "bias")]
+    return _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", "seq", 64])],
+                  [helper.make_tensor_value_info("ones", F, ["batch", "seq"]),
+                   helper.make_tensor_value_info("y", F, ["batch", "seq", 64]),
+                   helper.make_tensor_value_info("positions", I64, ["seq"]),
+                   helper.make_tensor_value_info("shape_f", F, [3])], inits)
+
+
+def test_constant_of_shape_expand_and_range_of_symbolic_sizes() -> None:
+    model = _mask_model()
+    module = _compile(model)
+    types = {k: v.type for k, v in module.outputs.items()}
+    assert types["ones"].shape == ("batch", "seq") and types["ones"].dtype == "f32"
+    assert types["y"].shape == ("batch", "seq", 64)
+    assert types["positions"].shape == ("seq",) and types["positions"].dtype == "i64"
+    assert types["shape_f"].shape == (3,)
+    rng = np.random.default_rng(1)
+    for batch, seq in ((1, 4), (4, 9)):
+        x = rng.standard_normal((batch, seq, 64)).astype(np.float32)
+        got = execute_module(module, {"x": x})
+        want = _onnxruntime(model, {"x": x})
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == w.dtype
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+        assert got[0].tolist() == np.full((batch, seq), 1.5).tolist()
+        assert got[2].tolist() == list(range(seq))
+        assert got[3].tolist() == [batch, seq, 64]  # the run-time Shape is still exact
+
+
+def test_symbolic_size_moved_by_reshape_is_inferred() -> None:
+    # [batch, seq*4] -> Reshape to [seq?]: a symbol at a new position becomes -1.
+    nodes = [_node("Shape", ["x"], ["shape"]),
+             _node("Gather", ["shape", "zero"], ["batch"], axis=0),
+             _node("Unsqueeze", ["batch", "axes0"], ["batch_1d"]),
+             _node("Concat", ["four", "batch_1d"], ["target"], axis=0),
+             _node("Reshape", ["x", "target"], ["y"])]
+    inits = [_i64("zero", 0), _i64("axes0", [0]), _i64("four", [4])]
+    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", 4])],
+                   [helper.make_tensor_value_info("y", F, [4, "batch"])], inits)
+    module = _compile(model)
+    assert module.outputs["y"].type.shape == (4, "batch")
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    (got,) = execute_module(module, {"x": x})
+    np.testing.assert_array_equal(got, x.reshape(4, 3))
+
+
+def test_symbols_no_single_tensor_has_are_a_clear_error() -> None:
+    nodes = [_node("Shape", ["a"], ["sa"]), _node("Shape", ["b"], ["sb"]),
+             _node("Concat", ["sa", "sb"], ["target"], axis=0),
+             _node("ConstantOfShape", ["target"], ["y"])]
+    model = _model(nodes, [helper.make_tensor_value_info("a", F, ["N"]),
+                           helper.make_tensor_value_info("b", F, ["M"])],
+                   [helper.make_tensor_value_info("y", F, ["N", "M"])])
+    with pytest.raises(CompileError) as e:
+        import_onnx(model)
+    assert "no single tensor has" in str(e.value)
+    assert "--input-shape" in str(e.value.hint)
+    # With the sizes fixed, the same model compiles to a constant.
+    module = import_onnx(model, input_shapes={"a": [2], "b": [3]})
+    assert module.outputs["y"].type.shape == (2, 3)
+
+
+def test_binding_the_symbols_later_makes_every_type_static() -> None:
+    module = import_onnx(_mask_model())
+    PassManager(parse_pipeline('infer-shapes{bind="batch=2,seq=3"},fold-constants,dce')).run(module)
+    types = {k: v.type.shape for k, v in module.outputs.items()}
+    assert types == {"ones": (2, 3), "y": (2, 3, 64), "positions": (3,), "shape_f": (3,)}
+    x = np.random.default_rng(2).standard_normal((2, 3, 64)).astype(np.float32)
+    got = execute_module(module, {"x": x})
+    want = _onnxruntime(_mask_model(), {"x": x})
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_slice_to_a_computed_length_is_the_whole_dim() -> None:
+    # x[:, :mask.shape[1]] where both have the size `seq`.
+    nodes = [_node("Shape", ["mask"], ["shape"]),
+             _node("Slice", ["shape", "one_1d", "two_1d"], ["seq_1d"]),
+             _node("Slice", ["x", "zero_1d", "seq_1d", "one_1d"], ["y"])]
+    inits = [_i64("zero_1d", [0]), _i64("one_1d", [1]), _i64("two_1d", [2])]
+    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", "seq", 4]),
+                           helper.make_tensor_value_info("mask", I64, ["batch", "seq"])],
+                   [helper.make_tensor_value_info("y", F, ["batch", "seq", 4])], inits)
+    module = _compile(model)
+    assert module.outputs["y"].type.shape == ("batch", "seq", 4)
+    assert [op.name for op in module.ops] == ["tensor.slice"]
+    x = np.random.default_rng(5).standard_normal((2, 6, 4)).astype(np.float32)
+    (got,) = execute_module(module, {"x": x, "mask": np.ones((2, 6), np.int64)})
+    np.testing.assert_array_equal(got, x)
+
+
+def test_tile_by_a_computed_batch_size_broadcasts_a_size_1_dim() -> None:
+    # cls_token.repeat(batch, 1, 2) as exported: Tile by Concat(batch, [1, 2]).
+    nodes = [_node("Shape", ["x"], ["shape"]),
+             _node("Slice", ["shape", "zero_1d", "one_1d"], ["batch_1d"]),
+             _node("Concat", ["batch_1d", "one_two"], ["reps"], axis=0),
+             _node("Tile", ["cls", "reps"], ["y"])]
+    inits = [_i64("zero_1d", [0]), _i64("one_1d", [1]), _i64("one_two", [1, 2]),
+             numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(1, 2, 3), "cls")]
+    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", 5])],
+                   [helper.make_tensor_value_info("y", F, ["batch", 2, 6])], inits)
+    module = _compile(model)
+    assert module.outputs["y"].type.shape == ("batch", 2, 6)
+    x = np.zeros((3, 5), np.float32)
+    (got,) = execute_module(module, {"x": x})
+    (want,) = _onnxruntime(model, {"x": x})
+    np.testing.assert_array_equal(got, want)
