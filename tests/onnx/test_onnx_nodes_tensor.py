@@ -2,16 +2,11 @@
 
 `test_node_case` runs every case of the ONNX backend node suite whose graph
 uses only the op types below through import, the default pipeline, lowering
-and the runtime, and compares with the suite's expected outputs. Expected
-failures are listed with their reasons:
-
-- dtypes outside wsc's set (bfloat16);
-- ops whose result shape depends on input values (NonZero, Compress);
-- cases that feed a *float* operand that fixes the result's shape (Resize's
-  scales and roi, OneHot's depth, a float Range) as a graph input: the harness
-  retries with int inputs frozen only. `test_node_case_with_float_operands_frozen`
-  runs exactly these cases with those inputs made initializers (as models
-  have them) and requires them to pass.
+and the runtime, and compares with the suite's expected outputs (operands
+that must be compile-time constants, such as Resize's scales fed as graph
+inputs, are frozen by the harness). Expected failures are listed with their
+reasons: dtypes outside wsc's set (bfloat16), and ops whose result shape
+depends on input values (NonZero, Compress).
 
 The other tests build small models for what the suite does not reach: old
 opsets, Constant's attribute forms, symbolic dims, onnxruntime agreement for
@@ -19,11 +14,9 @@ Resize-10, and the errors a user gets.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -46,10 +39,6 @@ EXPECTED_FAILURES = [
                                    "compiles static (or symbolic) shapes"),
 ]
 
-# Inputs that fix a result's shape and are floats, so the harness cannot freeze them.
-FLOAT_SHAPE_OPERANDS = {"Resize": {"roi", "scales"}, "OneHot": {"depth"},
-                        "Range": {"start", "limit", "delta"}}
-
 
 def _expected_failure(name: str) -> str | None:
     for pattern, reason in EXPECTED_FAILURES:
@@ -58,57 +47,19 @@ def _expected_failure(name: str) -> str | None:
     return None
 
 
-def _float_shape_inputs(case) -> set[str]:
-    ops = {n.op_type for n in case.model.graph.node}
-    wanted = set().union(*(FLOAT_SHAPE_OPERANDS.get(op, set()) for op in ops))
-    inputs, _ = case.data_sets[0]
-    names = [vi.name for vi in case.model.graph.input]
-    return {k for k, v in zip(names, inputs) if k in wanted and np.asarray(v).dtype.kind == "f"}
-
-
-def _node_params(frozen: bool):
+def _node_params():
     params = []
     for c in node_cases(OP_TYPES):
-        needs_freeze = bool(_float_shape_inputs(c))
-        if frozen and not needs_freeze:
-            continue
         reason = _expected_failure(c.name)
-        if reason is None and needs_freeze and not frozen:
-            reason = ("a float input fixes the result's shape and the harness freezes int "
-                      "inputs only (see test_node_case_with_float_operands_frozen)")
         marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
         params.append(pytest.param(c, id=c.name, marks=marks))
     return params
 
 
 @pytest.mark.onnx_node
-@pytest.mark.parametrize("case", _node_params(frozen=False))
+@pytest.mark.parametrize("case", _node_params())
 def test_node_case(case) -> None:
     result = run_case(case)
-    assert result.status == "pass", f"{result.status}: {result.detail}"
-
-
-def _freeze_inputs(case, names: set[str]):
-    """The case with the graph inputs `names` turned into initializers holding the test data."""
-    model = onnx.ModelProto()
-    model.CopyFrom(case.model)
-    inputs, outputs = case.data_sets[0]
-    kept, kept_values = [], []
-    for vi, value in zip(list(model.graph.input), inputs):
-        if vi.name in names:
-            model.graph.initializer.append(numpy_helper.from_array(np.asarray(value), vi.name))
-        else:
-            kept.append(vi)
-            kept_values.append(value)
-    del model.graph.input[:]
-    model.graph.input.extend(kept)
-    return dataclasses.replace(case, model=model, data_sets=[(kept_values, outputs)])
-
-
-@pytest.mark.onnx_node
-@pytest.mark.parametrize("case", _node_params(frozen=True))
-def test_node_case_with_float_operands_frozen(case) -> None:
-    result = run_case(_freeze_inputs(case, _float_shape_inputs(case)))
     assert result.status == "pass", f"{result.status}: {result.detail}"
 
 

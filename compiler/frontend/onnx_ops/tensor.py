@@ -209,8 +209,9 @@ def range_(n):
         if like is not None:
             return n.op("tensor.iota", [like], {"axis": like_dims[0],
                                                 "dtype": n.input(1).type.dtype})
-    n.fail("start, limit and delta must be known at compile time (the result's length "
-           "depends on them)",
+    missing = next(i for i, v in enumerate((start, limit, delta)) if v is None)
+    n.fail(f"the {('start', 'limit', 'delta')[missing]} (input {missing}) must be known at "
+           f"compile time (the result's length depends on start, limit and delta)",
            hint="make them initializers or constants; a symbolic limit is supported for "
                 "Range(0, n, 1)")
 
