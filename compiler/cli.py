@@ -193,6 +193,8 @@ Examples:
   wsc compile samples/mlp.wsl --input-shape x=4x784 --emit-ir mlp_final.wir
   wsc compile samples/cnn.wsl --print-ir-after fold-constants --time-passes
   wsc compile samples/cnn.wsl --dump-dir dumps/   (00_input.wir, 01_infer-shapes.wir, ...)
+  wsc compile samples/mlp.wsl --prune magnitude:0.9,first=0.9   then: wsc inspect mlp.wafer --sparsity
+  wsc compile model.onnx --prune wanda:0.5 --calibration calib.npz
 
 \b
 Output: without -o the artifact is written to the current directory, named
@@ -233,10 +235,28 @@ malformed flags (including an unknown pass or bad option in -p).
                                           "pipelines, then exit.")
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite existing output files that wsc did not write (never the source).")
+@click.option("--prune", "prune_spec", metavar="SPEC",
+              help="Prune weights (changes the outputs), e.g. magnitude:0.9, "
+                   "global-magnitude:0.8, nm:2:4, wanda:0.5, sparsegpt:0.5, with per-weight "
+                   "overrides 'magnitude:0.9,fc3*=0,first=0.5'. The first and last layer "
+                   "stay dense unless first=/last= say otherwise (docs/sparsity.md).")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE.npz",
+              help="Calibration inputs for --prune (an .npz keyed by input name); default: "
+                   "seeded random inputs.")
+@click.option("--calibration-samples", type=int, default=16, show_default=True, metavar="N",
+              help="Random calibration samples for --prune (without --calibration).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random calibration samples.")
+@click.option("--cost-model", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE.json",
+              help="Kernel cost file from `wsc calibrate` for select-kernels (default: the "
+                   "one measured for this package).")
 def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_level: int | None,
                 input_shapes: tuple, print_ir_after_all: bool, print_after: tuple,
                 time_passes: bool, dump_dir: Path | None, emit_ir: Path | None,
-                force: bool) -> None:
+                force: bool, prune_spec: str | None, calibration: Path | None,
+                calibration_samples: int, seed: int, cost_model: Path | None) -> None:
     """Compile SOURCE (.wsl, .wir or .onnx) into a .wafer artifact."""
     from .errors import PassError
     from .ir.printer import print_module
@@ -252,6 +272,17 @@ def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_lev
             parse_pipeline(pipeline)
         except PassError as e:
             raise click.BadParameter(e.format(), param_hint="'-p' / '--pipeline'") from None
+    if prune_spec is not None:
+        from .sparsity.spec import parse_prune_spec
+        try:
+            parse_prune_spec(prune_spec)
+        except PassError as e:
+            raise click.BadParameter(e.format(), param_hint="'--prune'") from None
+    elif calibration is not None:
+        raise click.UsageError("--calibration gives the inputs of --prune: add --prune SPEC")
+    if calibration_samples < 1:
+        raise click.BadParameter(f"must be at least 1, got {calibration_samples}",
+                                 param_hint="'--calibration-samples'")
     unknown = [n for n in print_after if n not in PASSES]
     if unknown:
         raise click.BadParameter(f"unknown pass {unknown[0]!r} (passes: "
@@ -289,7 +320,10 @@ def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_lev
 
     level = DEFAULT_OPT_LEVEL if opt_level is None else opt_level
     result = compile_source(source, pipeline=pipeline, opt_level=level,
-                            input_shapes=shapes or None, instruments=instruments)
+                            input_shapes=shapes or None, instruments=instruments,
+                            prune=prune_spec, calibration=calibration,
+                            calibration_samples=calibration_samples, seed=seed,
+                            cost_model=cost_model)
     result.save(out)
     if emit_ir is not None:
         text = (f"{IR_MARKER} {__version__} from {source.name} "
@@ -306,6 +340,7 @@ def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_lev
                   + _per_symbols(result.summary)),
         ("output", f"{out} ({format_bytes(out.stat().st_size)})"),
     ]
+    rows += _sparsity_rows(result.program.header["reports"].get("sparsity"))
     if emit_ir is not None:
         rows.append(("IR", str(emit_ir)))
     if dump_dir is not None:
@@ -313,6 +348,25 @@ def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_lev
     click.echo(f"compiled {source} -> {out}")
     for line in format_table(rows, header=False):
         click.echo("  " + line)
+
+
+def _sparsity_rows(report: dict | None) -> list[tuple[str, str]]:
+    """`wsc compile`'s summary lines about weights, sparse kernels and pruning."""
+    if not report or not report.get("layers"):
+        return []
+    t = report["totals"]
+    rows = [("sparsity", f"{t['weights']} weights, {t['density']:.1%} nonzero, "
+                         f"{t['sparse_weights']} on sparse kernels, "
+                         f"{format_bytes(t['bytes_saved'])} saved "
+                         f"(wsc inspect --sparsity for details)")]
+    prune = report.get("pruning")
+    if prune and prune["semantics"].startswith("nothing pruned"):
+        rows.append(("pruned", f"{prune['spec']}: {prune['semantics']}"))
+    elif prune:
+        dev = ", ".join(f"{k} rel L2 {d['rel_l2']:.3g}" for k, d in prune["deviation"].items())
+        rows.append(("pruned", f"{prune['spec']}: outputs changed ({dev or 'no outputs'}) "
+                               f"on {prune['calibration']}"))
+    return rows
 
 
 def _per_symbols(summary: dict) -> str:
@@ -343,7 +397,11 @@ Examples:
               help="Show the IR (a .wafer keeps its final IR, weights elided).")
 @click.option("--header", "show_header", is_flag=True,
               help="Show the full metadata header of a .wafer file (JSON).")
-def inspect_cmd(file: Path, as_json: bool, show_ir: bool, show_header: bool) -> None:
+@click.option("--sparsity", "show_sparsity", is_flag=True,
+              help="Only the sparsity report of a .wafer file: per layer shape, density, nnz, "
+                   "kernel and why, MACs skipped, bytes saved, pruning, totals.")
+def inspect_cmd(file: Path, as_json: bool, show_ir: bool, show_header: bool,
+                show_sparsity: bool) -> None:
     """Show what FILE contains: a .wafer artifact, or a .wsl/.wir/.onnx source.
 
     Sources are parsed and summarized, not compiled.
@@ -353,8 +411,13 @@ def inspect_cmd(file: Path, as_json: bool, show_ir: bool, show_header: bool) -> 
     else:
         if show_header:
             raise click.UsageError("--header applies to .wafer files only")
+        if show_sparsity:
+            raise click.UsageError("--sparsity applies to .wafer files only (compile first)")
         info = _inspect_source(file, show_ir)
 
+    if show_sparsity:
+        _print_sparsity(info, as_json)
+        return
     if as_json:
         if not show_header:
             info.pop("header", None)
@@ -388,11 +451,28 @@ def _inspect_wafer(path: Path, show_ir: bool) -> dict[str, Any]:
         "constants": {"count": len(program.constants),
                       "bytes": int(sum(a.nbytes for a in program.constants.values()))},
         "summary": reports.get("summary"),
+        "sparsity": reports.get("sparsity"),
         "header": meta,
     }
     if show_ir:
         info["ir"] = meta.get("ir")
     return info
+
+
+def _print_sparsity(info: dict[str, Any], as_json: bool) -> None:
+    from .sparsity.report import format_report
+    report = info.get("sparsity")
+    if report is None:
+        raise ArtifactError("this artifact has no sparsity report", where=info["file"],
+                            hint="it was compiled by an older wsc; compile the model again")
+    if as_json:
+        out = {"file": info["file"], "size": info["size"], **report}
+        t = report.get("totals")
+        if t:
+            out["dense_size"] = info["size"] - t["stored_bytes"] + t["dense_bytes"]
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_report(report, info["size"]))
 
 
 def _inspect_source(path: Path, show_ir: bool) -> dict[str, Any]:
@@ -445,6 +525,12 @@ def _print_inspect(info: dict[str, Any], show_header: bool) -> None:
                      ("opsets", f"{opsets} (ONNX IR version {o['ir_version']})"),
                      ("graph", f"{_plural(o['nodes'], 'node')}, {format_count(o['params'])} "
                                f"params ({format_bytes(o['param_bytes'])})")]
+    if info.get("sparsity") and info["sparsity"].get("totals"):
+        t = info["sparsity"]["totals"]
+        dense_size = info["size"] - t["stored_bytes"] + t["dense_bytes"]
+        rows.append(("weights", f"{format_bytes(t['stored_bytes'])} stored; "
+                                f"{format_bytes(dense_size)} file with dense weights; "
+                                f"{t['sparse_weights']} sparse (--sparsity for details)"))
     for line in format_table(rows, header=False):
         echo(line)
     echo("")
@@ -789,6 +875,53 @@ def _npz_bytes(outputs: dict[str, np.ndarray]) -> bytes:
 
 
 # ----------------------------------------------------------------------------
+# wsc calibrate
+
+
+CALIBRATE_EPILOG = """\b
+Examples:
+  wsc calibrate -o costs.json                  every shape class (a minute or two)
+  wsc calibrate -o costs.json --quick          fewer densities and repeats
+  wsc compile model.onnx --cost-model costs.json
+
+\b
+The file lists, per shape class (matmul by tokens M and weight size K*N,
+conv2d by reduction size and output positions), the dense kernel's time and
+the sparse kernel's time at several densities; select-kernels picks a sparse
+kernel only below the measured crossover density.
+"""
+
+
+@main.command("calibrate", epilog=CALIBRATE_EPILOG,
+              short_help="Measure dense vs sparse kernels here and write a cost file.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("wsc_costs.json"), show_default=True, metavar="FILE.json",
+              help="Where to write the cost file.")
+@click.option("--quick", is_flag=True, help="Fewer densities and repeats (less precise).")
+@click.option("--only", metavar="TEXT",
+              help="Measure only the classes whose name contains TEXT, e.g. matmul/m=1.")
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite an existing file that is not a cost file.")
+def calibrate_cmd(output: Path, quick: bool, only: str | None, force: bool) -> None:
+    """Time the runtime's dense and sparse kernels and write the crossover densities."""
+    from .sparsity.calibrate import calibrate
+    from .sparsity.costmodel import COST_FORMAT
+
+    if output.is_dir():
+        raise WscError(f"{str(output)!r} is a directory", hint="give a file name")
+    if output.exists() and not force and not _is_cost_file(output, COST_FORMAT):
+        raise WscError(f"refusing to overwrite {str(output)!r}: it is not a cost file",
+                       hint="choose another path, or pass --force to overwrite it")
+    command = "wsc calibrate -o " + output.name + (" --quick" if quick else "") + \
+        (f" --only {only}" if only else "")
+    doc = calibrate(command, quick=quick, only=only, progress=click.echo)
+    if not doc["classes"]:
+        raise click.BadParameter(f"no shape class contains {only!r}", param_hint="'--only'")
+    _atomic_write(output, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+    click.echo(f"wrote {output} ({len(doc['classes'])} classes)")
+
+
+# ----------------------------------------------------------------------------
 # Files
 
 
@@ -815,6 +948,14 @@ def _is_wafer(path: Path) -> bool:
 
 def _is_npz(path: Path) -> bool:
     return _starts_with(path, NPZ_MAGIC)
+
+
+def _is_cost_file(path: Path, fmt: str) -> bool:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == fmt
 
 
 def _is_emitted_ir(path: Path) -> bool:

@@ -20,7 +20,13 @@ Steps, in order:
    elided) and the reports (pass statistics and the model summary). Nothing
    in it depends on time or on the machine (locations name the source file
    by its base name, not its path), so the same source and flags give a
-   byte-identical `.wafer` file.
+   byte-identical `.wafer` file. The reports include the sparsity report
+   (`compiler/sparsity/report.py`: per layer density, kernel and why, savings,
+   pruning), built from the final module whatever the pipeline.
+
+Sparsity options: `prune` (a prune spec, ``"magnitude:0.9"``) inserts a prune
+pass with the `calibration` .npz (else `calibration_samples` random samples
+drawn with `seed`); `cost_model` replaces select-kernels' packaged cost file.
 """
 from __future__ import annotations
 
@@ -65,6 +71,11 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
     opt_level: int = 2,
     input_shapes: Mapping[str, Sequence[int | str]] | None = None,
     instruments: Iterable[Any] = (),
+    prune: str | None = None,
+    calibration: "str | os.PathLike | None" = None,
+    calibration_samples: int = 16,
+    seed: int = 0,
+    cost_model: "str | os.PathLike | None" = None,
 ) -> CompileResult:
     """Compile a model file (or a Module) to a Program; see the module docstring."""
     from .passes import InferShapes, PassContext, PassManager, format_pipeline, parse_pipeline
@@ -74,17 +85,24 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
     # Parse the pipeline before reading the source: a typo there is cheap to report.
     text = pipeline if pipeline is not None else pipeline_for_level(opt_level)
     passes = parse_pipeline(text)
+    passes = add_sparsity_options(passes, prune, calibration, calibration_samples, seed,
+                                  cost_model)
 
     if isinstance(source, Module):
         module = source.copy()
         source_name = module.name
         source_bytes = print_module(module, constants="full").encode("utf-8")
     else:
-        module, source_bytes = load_source(source)
+        module, source_bytes = load_source(source, input_shapes=input_shapes)
         source_name = Path(source).name
         given_path = str(Path(source))
 
-    symbols = bind_input_shapes(module, input_shapes) if input_shapes else {}
+    # The ONNX importer applies input shapes itself (its converters need them: a
+    # Conv's auto_pad, a Reshape of symbolic sizes), by the model's own input names.
+    imported_with_shapes = Path(str(source)).suffix.lower() == ".onnx" \
+        if not isinstance(source, Module) else False
+    symbols = bind_input_shapes(module, input_shapes) \
+        if input_shapes and not imported_with_shapes else {}
     if symbols and not any(p.name == InferShapes.name for p in passes):
         passes.insert(0, InferShapes())
     canonical = format_pipeline(passes)
@@ -99,6 +117,8 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
     portable = module if isinstance(source, Module) else \
         _portable_locations(module, given_path, source_name)
     final_summary = summarize(portable)
+    from .sparsity.report import build_report
+    sparsity = build_report(portable, dict(symbols), ctx.details)
 
     header: dict[str, Any] = {
         "producer": f"wsc {__version__}",
@@ -111,16 +131,69 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
             "passes": stats,
             "source_totals": source_summary["totals"],
             "summary": final_summary,
+            "sparsity": sparsity,
         },
     }
     program = lower(portable, header)
     return CompileResult(module, program, canonical, stats, source_summary, final_summary)
 
 
-def load_source(path: str | os.PathLike) -> tuple[Module, bytes]:
+def add_sparsity_options(passes: list, prune: str | None, calibration, samples: int, seed: int,
+                         cost_model) -> list:
+    """The pipeline with ``--prune`` and ``--cost-model`` applied.
+
+    `prune` (a spec) inserts a prune pass after the pipeline's leading run of
+    infer-shapes / fold-* / cse / dce passes (so after folding, e.g. BatchNorm
+    into conv, and before fusion, analysis and kernel selection); `cost_model` is
+    given to every select-kernels pass. Both are checked here: a pipeline that
+    already prunes, or has no select-kernels for a cost model, is an error.
+    """
+    from .passes import Prune, SelectKernels
+    passes = list(passes)
+    if prune is not None:
+        if any(p.name == Prune.name for p in passes):
+            raise CompileError("--prune and a prune pass in the pipeline: give one of them")
+        if calibration is not None and not Path(calibration).is_file():
+            from runtime.errors import InputError
+            raise InputError("no such calibration file", where=os.fspath(calibration),
+                             hint="--calibration takes an .npz archive keyed by input name")
+        pass_ = Prune(spec=prune, calibration=os.fspath(calibration) if calibration else "",
+                      samples=calibration_samples_checked(samples), seed=seed)
+        at = next((i for i, p in enumerate(passes) if not _folds(p.name)), len(passes))
+        passes.insert(at, pass_)
+    elif calibration is not None:
+        raise CompileError("--calibration is used by pruning: give --prune SPEC too")
+    if cost_model is not None:
+        if not any(p.name == SelectKernels.name for p in passes):
+            raise CompileError("--cost-model is used by select-kernels, which this pipeline "
+                               "does not run", hint="use -O1 or -O2, or add select-kernels "
+                                                    "to -p")
+        if not Path(cost_model).is_file():
+            raise CompileError(f"cost model {os.fspath(cost_model)!r}: no such file",
+                               hint="write one with `wsc calibrate -o costs.json`")
+        passes = [replace(p, cost_model=os.fspath(cost_model)) if p.name == SelectKernels.name
+                  else p for p in passes]
+    return passes
+
+
+def _folds(pass_name: str) -> bool:
+    """Passes that prune goes after: shape inference, folding (fold-*) and clean-up."""
+    return pass_name in ("infer-shapes", "cse", "dce") or pass_name.startswith("fold")
+
+
+def calibration_samples_checked(n: int) -> int:
+    if n < 1:
+        raise CompileError(f"--calibration-samples must be at least 1, got {n}")
+    return n
+
+
+def load_source(path: str | os.PathLike,
+                input_shapes: Mapping[str, Sequence[int | str]] | None = None
+                ) -> tuple[Module, bytes]:
     """Read a model file into a verified Module; returns (module, the file's bytes).
 
     The kind is chosen by suffix: `.wsl` (DSL), `.wir` (textual IR), `.onnx`.
+    `input_shapes` is applied while importing ONNX (other kinds bind it later).
     """
     p = Path(path)
     suffix = check_source_kind(p)
@@ -135,7 +208,10 @@ def load_source(path: str | os.PathLike) -> tuple[Module, bytes]:
         verify(module)
     else:
         from .frontend.onnx import import_onnx
-        module = import_onnx(str(p), name=p.stem)  # by path, so that errors name the file
+        shapes = {k: [int(d) if isinstance(d, int) else d for d in v]
+                  for k, v in (input_shapes or {}).items()}
+        module = import_onnx(str(p), name=p.stem,  # by path, so that errors name the file
+                             input_shapes=shapes or None)
     return module, data
 
 

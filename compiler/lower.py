@@ -10,8 +10,13 @@ The step is deliberately plain, one loop you can read top to bottom:
    attributes as plain JSON data, the op name and its source location;
 4. copy the data of every constant the program refers to.
 
-Kernel selection is not done here yet: every op runs the dense kernel named
-after it.
+Kernels: an op runs the dense kernel named after it, unless select-kernels
+gave its weight a sparse encoding (the sparse-kernel contract, see
+docs/sparsity.md): ``nn.matmul(x, @W #csc)`` becomes ``sparse.matmul_csc(x,
+W.indptr, W.indices, W.data, k=K, n=N)`` and ``nn.conv2d(x, @W #csr, b?)``
+becomes ``sparse.conv2d_csr(x, W.indptr, W.indices, W.data, b?,
+out_channels=O, kernel_shape=[kh, kw], ...)``. A sparse weight is stored as
+those three parts only (`compiler/sparsity/storage.py`), never densely.
 """
 from __future__ import annotations
 
@@ -22,8 +27,9 @@ import numpy as np
 from runtime.program import Instr, Program, TensorSpec
 
 from .errors import CompileError
-from .ir.core import Module, Value
+from .ir.core import Constant, Module, Op, Value
 from .ir.printer import assign_names
+from .sparsity.storage import PART_SUFFIXES, weight_parts
 
 
 def lower(module: Module, header: dict[str, Any] | None = None) -> Program:
@@ -37,18 +43,26 @@ def lower(module: Module, header: dict[str, Any] | None = None) -> Program:
     outputs = [TensorSpec(out, v.type.dtype, list(v.type.shape), value=names[v])
                for out, v in module.outputs.items()]
 
+    used = {v for op in module.ops for v in op.operands} | set(module.outputs.values())
+    parts = _sparse_part_names(module, names, used)
+
     instrs = []
     for op in module.ops:
+        kernel, operand_names, attrs = _select(op, names, parts)
         instrs.append(Instr(
-            kernel=op.name,
-            inputs=[names[v] for v in op.operands],
+            kernel=kernel,
+            inputs=operand_names,
             outputs=[names[r] for r in op.results],
-            attrs={k: _plain(v, op) for k, v in op.attrs.items()},
+            attrs={k: _plain(v, op) for k, v in attrs.items()},
             op=op.name,
             loc=str(op.loc) if op.loc.is_known else "",
         ))
+    for out, v in module.outputs.items():
+        if v in parts:
+            raise CompileError(f"cannot lower: output {out!r} is the sparse constant @{v.name}",
+                               hint="select-kernels never encodes an output; this is a bug "
+                                    "in the pass that did")
 
-    used = {v for op in module.ops for v in op.operands} | set(module.outputs.values())
     constants: dict[str, np.ndarray] = {}
     missing = []
     for name, c in module.constants.items():
@@ -56,6 +70,9 @@ def lower(module: Module, header: dict[str, Any] | None = None) -> Program:
             continue
         if c.data is None:
             missing.append(name)
+            continue
+        if c in parts:
+            constants.update(_sparse_parts(c, parts[c]))
             continue
         # reshape: ascontiguousarray turns a 0-d scalar into shape [1]
         constants[names[c]] = np.ascontiguousarray(c.data, dtype=c.type.np_dtype).reshape(
@@ -69,6 +86,57 @@ def lower(module: Module, header: dict[str, Any] | None = None) -> Program:
 
     return Program(inputs=inputs, outputs=outputs, instrs=instrs, constants=constants,
                    header=dict(header or {}))
+
+
+def _sparse_part_names(module: Module, names: dict[Value, str], used: set[Value]
+                       ) -> dict[Constant, tuple[str, str, str]]:
+    """The program names of the (indptr, indices, data) parts of every sparse constant."""
+    taken = set(names.values())
+    out = {}
+    for c in module.constants.values():
+        if c.type.encoding is None or c not in used:
+            continue
+        base = names[c]
+        while any(f"{base}.{s}" in taken for s in PART_SUFFIXES):
+            base += "_"
+        out[c] = tuple(f"{base}.{s}" for s in PART_SUFFIXES)
+        taken.update(out[c])
+    return out
+
+
+def _select(op: Op, names: dict[Value, str], parts: dict[Constant, tuple[str, str, str]]
+            ) -> tuple[str, list[str], dict[str, Any]]:
+    """(kernel, input value names, attributes) of the instruction for `op`."""
+    sparse = [(i, v) for i, v in enumerate(op.operands) if v in parts]
+    if not sparse:
+        return op.name, [names[v] for v in op.operands], op.attrs
+    i, w = sparse[0]
+    fmt = w.type.encoding.format
+    if op.name == "nn.matmul" and i == 1 and len(sparse) == 1 and fmt == "csc":
+        k, n = w.type.shape
+        return ("sparse.matmul_csc", [names[op.operands[0]], *parts[w]],
+                {"k": k, "n": n, "activation": "none"})
+    if op.name == "nn.conv2d" and i == 1 and len(sparse) == 1 and fmt == "csr":
+        o, _, kh, kw = w.type.shape
+        attrs = {"out_channels": o, "kernel_shape": [kh, kw], **op.attrs, "activation": "none"}
+        rest = [names[v] for v in op.operands[2:]]
+        return "sparse.conv2d_csr", [names[op.operands[0]], *parts[w], *rest], attrs
+    raise CompileError(f"cannot lower {op.name}: its operand {i} @{w.name} is stored sparsely "
+                       f"({w.type.encoding}) and no sparse kernel takes it there", op.loc,
+                       hint="sparse kernels: nn.matmul with a #csc right operand, nn.conv2d "
+                            "with a #csr weight (run select-kernels to choose encodings)")
+
+
+def _sparse_parts(c: Constant, part_names: tuple[str, str, str]) -> dict[str, np.ndarray]:
+    """The three stored parts of sparse constant `c` (its dense data is never stored)."""
+    data = np.ascontiguousarray(c.data, dtype=c.type.np_dtype)
+    arrays = weight_parts(data, c.type.encoding.format)
+    if arrays[2].size != c.type.encoding.nnz:
+        raise CompileError(f"cannot lower @{c.name}: its type says {c.type.encoding} but its "
+                           f"data has {arrays[2].size} nonzeros",
+                           hint="a pass changed the weight after select-kernels; run "
+                                "select-kernels last")
+    return dict(zip(part_names, arrays))
 
 
 def _check_unique_names(module: Module, names: dict[Value, str]) -> None:

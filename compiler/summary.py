@@ -20,6 +20,7 @@ from .ir.core import Module
 from .ir.printer import assign_names  # the printer owns value naming
 from .ir.types import TensorType
 from .ops import registry
+from .ops.shapes import dim_factors
 
 
 def summarize(module: Module, symbols: dict[str, int] | None = None) -> dict[str, Any]:
@@ -145,13 +146,19 @@ def format_bytes(n: int) -> str:
 def _symbols_of(module: Module) -> set[str]:
     types = [v.type for v in module.inputs] + [c.type for c in module.constants.values()]
     types += [r.type for op in module.ops for r in op.results]
-    return {d for t in types for d in t.shape if isinstance(d, str)}
+    # a product dim ("batch*seq") is its factors' symbols, not one of its own
+    return {s for t in types for d in t.shape for s in dim_factors(d)[1]}
 
 
 def _bind(t: TensorType, symbols: dict[str, int]) -> TensorType:
     if t.is_static:
         return t
-    return t.with_shape([symbols[d] if isinstance(d, str) else d for d in t.shape])
+    return t.with_shape([_bind_dim(d, symbols) for d in t.shape])
+
+
+def _bind_dim(d, symbols: dict[str, int]) -> int:
+    coef, names = dim_factors(d)
+    return coef * int(np.prod([symbols[s] for s in names], dtype=np.int64))
 
 
 def _numel(t: TensorType, symbols: dict[str, int]) -> int:

@@ -161,6 +161,10 @@ class Executable:
                         f"expected rank {len(spec.shape)}: {format_type(spec)}",
                         where=where, hint=hint)
         for dim, (want, got) in enumerate(zip(spec.shape, arr.shape)):
+            if "*" in str(want):  # a product ("batch*seq"): known once its symbols are bound
+                want = _product(want, symbols)
+                if want is None:
+                    continue
             if isinstance(want, int):
                 if got != want:
                     raise error(f"{kind} {spec.name!r} dim {dim} is {got}, expected {want}",
@@ -186,6 +190,19 @@ class Executable:
                                  f"declares {spec.dtype}", where=loc or self._where,
                                  hint=_BUG_HINT)
         self._check_shape(spec, arr, symbols, "output", ExecutionError, loc)
+
+
+def _product(dim: str, symbols: dict) -> int | None:
+    """The size of a product dim such as "4*batch*seq", or None if a symbol is unbound."""
+    size = 1
+    for part in dim.split("*"):
+        if part.isdigit():
+            size *= int(part)
+        elif part in symbols:
+            size *= symbols[part][0]
+        else:
+            return None
+    return size
 
 
 def _frees(program: Program) -> list[list[str]]:

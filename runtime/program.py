@@ -540,7 +540,8 @@ class _HeaderChecker:
         self.array(v, path)
         for i, d in enumerate(v):
             if symbols and isinstance(d, str):
-                if not d.isidentifier():
+                # a symbol, or a product of symbols and sizes ("batch*seq", "4*batch")
+                if not all(p.isidentifier() or p.isdigit() for p in d.split("*")):
                     self.fail(f"{path}[{i}]", f"must be a dim size or a symbol name, got {d!r}")
             else:
                 self.integer(d, f"{path}[{i}]")

@@ -343,11 +343,9 @@ class _Importer:
             folded = self._fold(opdef.name, operands, attrs, loc, node)
             if folded is not None:
                 return folded
-        hints = [sanitize(o) if o else None for o in node.output] if node is not None else None
-        op = self.builder.create(name, operands, attrs, loc,
-                                 (hints + [None] * opdef.num_results)[:opdef.num_results]
-                                 if hints else None)
-        return op.results
+        # Results stay unnamed here; the walk names the node's outputs once the
+        # converter returns them (a node may emit several ops).
+        return self.builder.create(name, operands, attrs, loc).results
 
     def _fold(self, name, operands, attrs, loc, node) -> list[Value] | None:
         from runtime.kernels import get_kernel
@@ -422,7 +420,9 @@ class _Importer:
             conv = find_converter(domain, node.op_type, opset)
             loc = Location(name=node_label(node, i))
             ctx = NodeContext(self, node, opset, loc)
+            first_new_op = len(self.module.ops)
             outs = conv.fn(ctx)
+            created = {r for op in self.module.ops[first_new_op:] for r in op.results}
             if isinstance(outs, Value):
                 outs = [outs]
             outs = list(outs)
@@ -431,6 +431,8 @@ class _Importer:
                     continue
                 if j >= len(outs) or outs[j] is None:
                     ctx.fail(f"output {j} ({name!r}) is not supported by wsc's converter")
+                if outs[j] in created and outs[j].name is None:
+                    outs[j].name = sanitize(name)
                 self.values[name] = outs[j]
 
         for vi in g.output:

@@ -7,7 +7,9 @@ without a known location). What is checked:
 - inputs: named with a value name ([A-Za-z0-9_.]+), names unique and distinct
   from constant names (lowering names program values after them);
 - constants: table key equals the constant's name, static shape, data (when
-  present) of the declared shape and dtype, sparsity annotation in [0, 1);
+  present) of the declared shape and dtype, sparsity annotation in [0, 1); a
+  sparse encoding (``#csc(nnz=..)``, ``#csr(nnz=..)``) names a known format and
+  its nnz equals the data's nonzeros (at most the element count when elided);
 - ops, in order: registered under their full name, operand count, every
   operand defined before use in this module (an input, a constant of this
   module's table, or a result of an earlier op), attributes normalized,
@@ -21,6 +23,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..errors import TypeCheckError, VerifyError
 from ..ops import registry
 from .builder import infer_types
@@ -28,6 +32,9 @@ from .core import Constant, Module, Op, Value
 from .location import Location
 from .printer import VALUE_NAME_RE, print_type
 from .types import DTYPES, dtype_from_numpy
+
+# Sparse formats a constant may be stored in (the sparse-kernel contract, docs/sparsity.md).
+CONSTANT_FORMATS = ("csc", "csr")
 
 
 def verify(module: Module) -> None:
@@ -92,11 +99,31 @@ def _check_constants(module: Module, defined: set[Value]) -> None:
             if dtype != c.type.dtype:
                 raise VerifyError(f"{where}: its data is {dtype}, but its type is {print_type(c.type)}",
                                   hint=f"IR dtypes: {', '.join(DTYPES)}")
+        if c.type.encoding is not None:
+            _check_constant_encoding(c, where)
         if c.sparsity is not None:
             s = c.sparsity
             if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= s < 1.0:
                 raise VerifyError(f"{where}: sparsity annotation must be a number in [0, 1), got {s!r}")
         defined.add(c)
+
+
+def _check_constant_encoding(c: Constant, where: str) -> None:
+    """A sparse constant: a storage format lowering knows, and nnz equal to its data's."""
+    enc = c.type.encoding
+    if enc.format not in CONSTANT_FORMATS:
+        raise VerifyError(f"{where}: unknown sparse format #{enc.format} for a constant",
+                          hint="weights are stored as #csc (the right operand of nn.matmul) "
+                               "or #csr (a conv weight)")
+    numel = math.prod(c.type.shape)
+    if enc.nnz > numel:
+        raise VerifyError(f"{where}: nnz={enc.nnz} is more than its {numel} elements")
+    if c.data is not None:
+        nnz = int(np.count_nonzero(c.data))
+        if nnz != enc.nnz:
+            raise VerifyError(f"{where}: its type says nnz={enc.nnz} but its data has {nnz} "
+                              f"nonzeros", hint="a pass that changes a sparse weight must "
+                                                "update its encoding")
 
 
 def _check_op(module: Module, index: int, op: Op, defined: set[Value],

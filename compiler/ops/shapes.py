@@ -3,10 +3,17 @@
 A dim is an int or a symbol name (str). Symbols are opaque: two dims are equal
 only if they are the same int or the same name. Helpers raise `ShapeError`
 with a message the user can act on; the builder adds the location.
+
+Products. Flattening ``[N, S, 64]`` to ``[N*S, 64]`` (what PyTorch exports do
+before every `addmm`, and `nn.MultiheadAttention` with its ``[S, N*heads, d]``
+views) makes a dim that is a product of symbols and a static factor. It is
+spelled as one symbolic dim in canonical form: the static factor first (when
+not 1), then the symbol names sorted, joined by ``*`` (``"N*S"``,
+``"12*N"``). `dim_factors` and `make_dim` convert between the two views, so
+that reshape can cancel factors (``[N*S, 64] -> [N, S, 64]``). Sums (``N+3``)
+have no spelling and still raise.
 """
 from __future__ import annotations
-
-from math import prod
 
 from ..ir.types import FLOAT_DTYPES, Dim, Shape, TensorType
 from .registry import ShapeError
@@ -65,20 +72,50 @@ def static(dim: Dim, what: str) -> int:
     return dim
 
 
-def dims_product(dims: Shape, what: str) -> Dim:
-    """The product of `dims` as one dim: an int, or a lone symbol times 1.
+def dim_factors(dim: Dim) -> tuple[int, tuple[str, ...]]:
+    """A dim as (static factor, sorted symbol names): ``12 -> (12, ())``,
+    ``"N" -> (1, ("N",))``, ``"4*N*S" -> (4, ("N", "S"))``."""
+    if isinstance(dim, int):
+        return dim, ()
+    coef, syms = 1, []
+    for part in dim.split("*"):
+        if part.isdigit():
+            coef *= int(part)
+        else:
+            syms.append(part)
+    return coef, tuple(sorted(syms))
 
-    A product such as ``N*12`` has no single-dim spelling, so it raises.
-    """
-    syms = [d for d in dims if isinstance(d, str)]
-    known = prod(d for d in dims if isinstance(d, int))
-    if not syms:
-        return known
-    if len(syms) == 1 and known == 1:
-        return syms[0]
-    parts = "*".join(syms + ([str(known)] if known != 1 else []))
-    raise ShapeError(f"{what} would be {parts}, which is not a single dim "
-                     f"(fix the symbolic sizes with --input-shape)")
+
+def make_dim(coef: int, symbols) -> Dim:
+    """The canonical dim of ``coef * prod(symbols)`` (an int when there are no symbols)."""
+    symbols = sorted(symbols)
+    if not symbols or coef == 0:
+        return coef
+    return "*".join(([str(coef)] if coef != 1 else []) + symbols)
+
+
+def dims_product(dims: Shape) -> Dim:
+    """The product of `dims` as one dim: an int, a symbol, or a product such as ``"12*N"``."""
+    coef, syms = 1, []
+    for d in dims:
+        c, s = dim_factors(d)
+        coef *= c
+        syms.extend(s)
+    return make_dim(coef, syms)
+
+
+def divide_dim(num: Dim, den: Dim) -> Dim | None:
+    """``num / den`` as a dim when it divides exactly (factors cancel), else None."""
+    cn, sn = dim_factors(num)
+    cd, sd = dim_factors(den)
+    left = list(sn)
+    for s in sd:
+        if s not in left:
+            return None
+        left.remove(s)
+    if cd == 0 or cn % cd:
+        return None
+    return make_dim(cn // cd, left)
 
 
 # -- checks on operand types -------------------------------------------------

@@ -1,9 +1,10 @@
 """Data-movement and shape ops: reshape, transpose, concat, slice, pad, resize... No arithmetic,
 except the two the ONNX tensor family brings along at the end (cumsum and einsum).
 
-Symbolic dims pass through wherever the result dim is the same symbol; a result
-that would be a product or sum of a symbol and something else (``N*12``,
-``N+3``) has no spelling and raises, pointing at ``--input-shape``.
+Symbolic dims pass through wherever the result dim is the same symbol; reshape
+and flatten may make products of symbols (``"12*N"``, see `compiler/ops/shapes.py`);
+a result that would be a sum (``N+3``) has no spelling and raises, pointing at
+``--input-shape``.
 
 Ops whose target shape holds symbolic sizes (`tensor.expand`, `tensor.iota`)
 take them from a `like` operand: ``like_dims[i] = j`` means "result dim i is the
@@ -17,8 +18,8 @@ from math import prod
 
 from ..ir.types import INT_DTYPES, Dim, TensorType
 from .registry import Attr, ShapeError, define
-from .shapes import (broadcast_shapes, dims_product, fmt_shape, normalize_axes, normalize_axis,
-                     require_same_dtype, static)
+from .shapes import (broadcast_shapes, dim_factors, dims_product, divide_dim, fmt_shape,
+                     normalize_axes, normalize_axis, require_same_dtype, static)
 
 
 def _no_flops(ins, outs, attrs) -> int:
@@ -78,18 +79,33 @@ _LIKE_ATTRS = [
 # -- reshape -------------------------------------------------------------------
 
 def _reshape_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
-    (x,) = ins
+    x, like = ins[0], (ins[1] if len(ins) > 1 else None)
     target = list(attrs["shape"])
     allowzero = attrs["allowzero"]
-    if target.count(-1) > 1:
+    like_dims = list(attrs["like_dims"])
+    if like_dims and len(like_dims) != len(target):
+        raise ShapeError(f"reshape: like_dims {like_dims} must have one entry per dim of shape "
+                         f"{target} (or be empty)")
+    if like_dims and like is None:
+        raise ShapeError(f"reshape: like_dims {like_dims} refers to a `like` operand, but none "
+                         f"is given")
+    from_like = [j >= 0 for j in like_dims] if like_dims else [False] * len(target)
+    own = [d for d, f in zip(target, from_like) if not f]
+    if own.count(-1) > 1:
         raise ShapeError("reshape: at most one dim may be -1")
-    if allowzero and 0 in target and -1 in target:
+    if allowzero and 0 in own and -1 in own:
         raise ShapeError(f"reshape: with allowzero, the shape {target} cannot hold both 0 "
                          f"(a zero-size dim) and -1 (inferred)")
     # 0 copies the input dim at the same position (ONNX convention), unless allowzero.
     out: list = []
-    for i, d in enumerate(target):
-        if d == 0 and not allowzero:
+    for i, (d, f) in enumerate(zip(target, from_like)):
+        if f:
+            if d != -1:
+                raise ShapeError(f"reshape: shape entries taken from `like` must be written -1, "
+                                 f"got shape {target} with like_dims {like_dims}")
+            out.append(like.shape[normalize_axis(like_dims[i], like.rank,
+                                                 "reshape: like_dims entry")])
+        elif d == 0 and not allowzero:
             if i >= x.rank:
                 raise ShapeError(f"reshape: dim {i} is 0 but the input has rank {x.rank}")
             out.append(x.shape[i])
@@ -97,41 +113,33 @@ def _reshape_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
             raise ShapeError(f"reshape: invalid dim {d}")
         else:
             out.append(d)
-    # Symbolic dims must pass through unchanged; cancel the ones kept on both sides.
-    in_syms = [d for d in x.shape if isinstance(d, str)]
-    out_syms = [d for d in out if isinstance(d, str)]
-    leftover = list(in_syms)
-    for s in out_syms:
-        if s in leftover:
-            leftover.remove(s)
-        else:
-            raise ShapeError(f"reshape: symbolic dim {s!r} does not appear in the input")
-    known_in = prod(d for d in x.shape if isinstance(d, int))
-    known_out = prod(d for d in out if isinstance(d, int) and d != -1)
-    if -1 in out:
-        if len(leftover) > 1:
-            raise ShapeError(f"reshape: cannot infer -1 from several symbolic dims {leftover}")
-        if known_out == 0 or known_in % known_out:
-            raise ShapeError(f"reshape: cannot reshape [{', '.join(map(str, x.shape))}] "
-                             f"into {target}")
-        rest = known_in // known_out
-        if leftover:
-            if rest != 1:
-                raise ShapeError(f"reshape: -1 would be {leftover[0]}*{rest}, "
-                                 f"which is not a single symbolic dim (fix it with --input-shape)")
-            out[out.index(-1)] = leftover[0]
-        else:
-            out[out.index(-1)] = rest
-    elif leftover or known_in != known_out:
-        raise ShapeError(f"reshape: cannot reshape [{', '.join(map(str, x.shape))}] "
-                         f"into [{', '.join(map(str, out))}] (element counts differ)")
+    # Element counts as (static factor, symbols): the symbols of the result must
+    # cancel against the input's, and -1 takes what is left.
+    inferred = next((i for i, (d, f) in enumerate(zip(out, from_like)) if d == -1 and not f),
+                    None)
+    known = [d for i, d in enumerate(out) if i != inferred]
+    total, known_total = dims_product(x.shape), dims_product(known)
+    rest = divide_dim(total, known_total) if inferred is not None else None
+    if (rest is None) if inferred is not None else (total != known_total):
+        shown = f"[{', '.join(map(str, x.shape))}]"
+        extra = ""
+        missing = set(dim_factors(known_total)[1]) - set(dim_factors(total)[1])
+        if missing:
+            extra = f" (symbolic {', '.join(map(repr, sorted(missing)))} not in the input)"
+        raise ShapeError(f"reshape: cannot reshape {shown} into [{', '.join(map(str, out))}]"
+                         f"{extra}: the element counts differ")
+    if inferred is not None:
+        out[inferred] = rest
     return [TensorType(tuple(out), x.dtype)]
 
 
-define("tensor.reshape", ["x"], _reshape_infer, _no_flops, "movement",
-       "Reshape to `shape`; one dim may be -1 (inferred), 0 copies the input dim.",
-       [Attr("shape", "shape", doc="target shape"),
-        Attr("allowzero", "bool", False, "0 in `shape` is a zero-size dim, not a copy")])
+define("tensor.reshape", ["x", "like?"], _reshape_infer, _no_flops, "movement",
+       "Reshape to `shape`; one dim may be -1 (inferred), 0 copies the input dim, and the "
+       "sizes named by `like_dims` come from the `like` operand's shape (for symbolic "
+       "targets such as [N*S, 64] -> [N, S, 64]).",
+       [Attr("shape", "shape", doc="target shape; -1 where the size comes from `like`"),
+        Attr("allowzero", "bool", False, "0 in `shape` is a zero-size dim, not a copy"),
+        *_LIKE_ATTRS])
 
 
 # -- flatten -------------------------------------------------------------------
@@ -143,8 +151,7 @@ def _flatten_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
         raise ShapeError(f"flatten: axis {axis} is out of range for a rank-{x.rank} tensor "
                          f"(valid: [{-x.rank}, {x.rank}])")
     axis = axis + x.rank if axis < 0 else axis
-    outer = dims_product(x.shape[:axis], f"flatten: the outer size of {fmt_shape(x.shape)}")
-    inner = dims_product(x.shape[axis:], f"flatten: the inner size of {fmt_shape(x.shape)}")
+    outer, inner = dims_product(x.shape[:axis]), dims_product(x.shape[axis:])
     return [TensorType((outer, inner), x.dtype)]
 
 

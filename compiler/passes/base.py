@@ -82,11 +82,15 @@ class PassContext:
       (``--input-shape``); `infer-shapes` substitutes them into the input types.
     - `stats`: per-pass statistics, filled through `stat()` while a pass runs.
       Keys are pass names; a pass that runs again gets ``name#2``, ``name#3``...
+    - `details`: per-pass structured reports (JSON data), filled through
+      `detail()`, under the same keys (the sparsity passes' per-layer tables).
     """
 
     symbols: dict[str, int] = field(default_factory=dict)
     stats: dict[str, dict[str, int | float]] = field(default_factory=dict)
     current: str = "-"  # the stats key of the running pass (set by the PassManager)
+    # Structured reports (per-layer tables...) by stats key, JSON data; see `detail()`.
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def begin(self, pass_: Pass) -> None:
         """Start collecting statistics for `pass_` (called by the PassManager)."""
@@ -101,6 +105,10 @@ class PassContext:
         """Add `n` to the running pass's counter `key` (zero counts are recorded too)."""
         bucket = self.stats.setdefault(self.current, {})
         bucket[key] = bucket.get(key, 0) + n
+
+    def detail(self, key: str, value: Any) -> None:
+        """Record structured JSON data (a table, a decision list) under the running pass."""
+        self.details.setdefault(self.current, {})[key] = value
 
     def report(self) -> dict[str, dict[str, int | float]]:
         """A copy of the statistics: ``{"fold-constants": {"folded": 3, ...}, ...}``."""

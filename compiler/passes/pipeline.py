@@ -28,11 +28,13 @@ from runtime.errors import caret_snippet
 from ..errors import PassError
 from .base import OptionSpec, Pass
 
-# -O levels. Later passes are appended here as they are written.
+# -O levels. Later passes are appended here as they are written. analyze-sparsity runs at
+# every level (it only measures); select-kernels exploits the zeros a model has from -O1 on.
+# prune is never in a level: it changes the model, so it runs only when asked (--prune).
 PIPELINES: dict[int, str] = {
-    0: "infer-shapes",
-    1: "infer-shapes,fold-constants,dce",
-    2: "infer-shapes,fold-constants,cse,dce",
+    0: "infer-shapes,analyze-sparsity",
+    1: "infer-shapes,fold-constants,dce,analyze-sparsity,select-kernels",
+    2: "infer-shapes,fold-constants,cse,dce,analyze-sparsity,select-kernels",
 }
 DEFAULT_OPT_LEVEL = 2
 

@@ -6,8 +6,8 @@ output with the suite's expected values and tolerances, returning a
 `CaseResult`. `run_model` does the same for any model and data sets (the
 model suites in `onnx_model_suites.py` use it).
 
-A model goes the way a user's model goes: import, the default pass pipeline,
-lowering, the runtime's executor. Inputs that a model uses as compile-time
+A model goes the way a user's model goes: import, `compiler.compile` (the
+default pass pipeline and lowering), the runtime's executor. Inputs that a model uses as compile-time
 operands (a Reshape's shape fed as a graph input, say) are retried as frozen
 constants: the result says so (`specialized`).
 """
@@ -93,14 +93,17 @@ def execute_module(module, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 
 def _compile_and_run(model, feeds_by_name, frozen):
+    """Import (freezing the inputs named in `frozen`), compile at -O2 and run on the rest."""
+    from runtime.executor import Executable
+
+    from ..driver import compile as compile_module
     from ..frontend.onnx import import_onnx, sanitize
     module = import_onnx(model, constant_inputs={k: feeds_by_name[k] for k in frozen},
                          input_shapes={k: list(v.shape) for k, v in feeds_by_name.items()
                                        if k not in frozen and isinstance(v, np.ndarray)})
-    from ..passes import PIPELINES, PassManager, parse_pipeline
-    module = PassManager(parse_pipeline(PIPELINES[2])).run(module)
+    program = compile_module(module).program
     feeds = {sanitize(k, "input"): v for k, v in feeds_by_name.items() if k not in frozen}
-    return execute_module(module, feeds)
+    return list(Executable(program).run(feeds).values())
 
 
 def _arrays(values) -> list:

@@ -4,5 +4,6 @@ from .registry import KERNELS, get_kernel, kernel
 from . import elementwise, logic, nn, tensor, reduce  # noqa: E402,F401
 from . import indexing  # noqa: E402,F401
 from . import rnn  # noqa: E402,F401
+from . import sparse  # noqa: E402,F401
 
 __all__ = ["KERNELS", "get_kernel", "kernel"]

@@ -11,13 +11,17 @@ from math import prod
 
 import numpy as np
 
+from ..dtypes import DTYPES
 from .registry import kernel
 
 
 @kernel("tensor.reshape")
-def reshape(x, *, shape, allowzero):
-    # 0 copies the input dim (ONNX convention) unless allowzero; numpy handles -1.
-    target = [x.shape[i] if d == 0 and not allowzero else d for i, d in enumerate(shape)]
+def reshape(x, like=None, *, shape, allowzero, like_dims):
+    # Sizes named by like_dims come from `like`; 0 copies the input dim (ONNX
+    # convention) unless allowzero; numpy handles the one inferred -1.
+    target = [like.shape[j] if like_dims and j >= 0 else
+              (x.shape[i] if d == 0 and not allowzero else d)
+              for i, (d, j) in enumerate(zip(shape, like_dims or [-1] * len(shape)))]
     return np.reshape(x, target)
 
 
@@ -98,9 +102,6 @@ def tile(x, *, repeats):
 
 # -- pad ------------------------------------------------------------------------------------
 
-_NUMPY_PAD_MODE = {"constant": "constant", "reflect": "reflect", "edge": "edge", "wrap": "wrap"}
-
-
 @kernel("tensor.pad")
 def pad(x, value=None, *, pads, mode):
     rank = x.ndim
@@ -113,7 +114,7 @@ def pad(x, value=None, *, pads, mode):
     if mode == "constant":
         fill = 0 if value is None else np.asarray(value).reshape(-1)[0]
         return np.pad(x, width, mode="constant", constant_values=fill)
-    return np.pad(x, width, mode=_NUMPY_PAD_MODE[mode])
+    return np.pad(x, width, mode=mode)  # numpy's reflect/edge/wrap are ONNX's
 
 
 # -- depth_to_space / space_to_depth / reverse_sequence ----------------------------------------
@@ -169,7 +170,6 @@ def size(x):
 
 @kernel("tensor.iota")
 def iota(like, *, axis, dtype):
-    from ..dtypes import DTYPES
     return np.arange(like.shape[axis], dtype=DTYPES[dtype])
 
 

@@ -59,7 +59,8 @@ def test_output_flag_and_reported_size(tmp_path):
     r = wsc("compile", MLP, "-o", "out/m.wafer", "-O1")
     assert r.exit_code == 0, r.output
     out = tmp_path / "out" / "m.wafer"
-    assert runtime.load(out).header["pipeline"] == "infer-shapes,fold-constants,dce"
+    assert runtime.load(out).header["pipeline"] == \
+        "infer-shapes,fold-constants,dce,analyze-sparsity,select-kernels"
     assert "out/m.wafer" in r.stdout and "KiB" in r.stdout
 
 
@@ -154,7 +155,7 @@ def test_overwrites_an_existing_wafer_artifact(tmp_path):
     assert wsc("compile", MLP, "-O0").exit_code == 0
     r = wsc("compile", MLP)
     assert r.exit_code == 0, r.output
-    assert runtime.load(tmp_path / "mlp.wafer").header["pipeline"].endswith("dce")
+    assert runtime.load(tmp_path / "mlp.wafer").header["pipeline"].endswith("select-kernels")
 
 
 def test_output_that_is_a_directory(tmp_path):
@@ -190,7 +191,7 @@ def test_dump_dir_writes_numbered_files(tmp_path):
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in (tmp_path / "dumps").iterdir())
     assert names == ["00_input.wir", "01_infer-shapes.wir", "02_fold-constants.wir",
-                     "03_dce.wir"]
+                     "03_dce.wir", "04_analyze-sparsity.wir", "05_select-kernels.wir"]
     assert "nn.matmul" in (tmp_path / "dumps" / "03_dce.wir").read_text()
 
 

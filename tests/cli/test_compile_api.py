@@ -69,8 +69,10 @@ def test_header_records_source_pipeline_and_reports(mlp_result):
     assert h["producer"] == f"wsc {compiler.__version__}"
     assert h["source"] == "mlp.wsl"
     assert h["source_hash"] == "sha256:" + hashlib.sha256(MLP.read_bytes()).hexdigest()
-    assert h["pipeline"] == mlp_result.pipeline == "infer-shapes,fold-constants,cse,dce"
-    assert set(h["reports"]["passes"]) == {"infer-shapes", "fold-constants", "cse", "dce"}
+    assert h["pipeline"] == mlp_result.pipeline == \
+        "infer-shapes,fold-constants,cse,dce,analyze-sparsity,select-kernels"
+    assert set(h["reports"]["passes"]) == {"infer-shapes", "fold-constants", "cse", "dce",
+                                           "analyze-sparsity", "select-kernels"}
     assert h["reports"]["summary"]["totals"]["ops"] == len(mlp_result.module.ops)
     # the stored IR is the final module, constants elided, and parses back
     assert "dense<elided>" in h["ir"]
@@ -211,6 +213,24 @@ def test_summary_binds_unknown_symbols_to_one_and_says_so():
     assert s["ops"][0]["flops"] == 2 * 784 * 256
     text = format_summary(s)
     assert "N=1" in text and "--input-shape" in text
+
+
+def test_summary_binds_product_dims_through_their_symbols():
+    # [B, S, 64] flattened to ["B*S", 64] for a matmul (as PyTorch's exports do)
+    module = parse_module(
+        'module @flat {\n'
+        '  const @w : f32[2, 10] = dense<[[0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],'
+        ' [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]>\n'
+        '  func @main(%x: f32[B, S, 2]) -> (y: f32["B*S", 10]) {\n'
+        '    %f = tensor.reshape(%x) {shape = [-1, 2]} : f32["B*S", 2]\n'
+        '    %y = nn.matmul(%f, @w) : f32["B*S", 10]\n'
+        '    return y: %y\n'
+        '  }\n'
+        '}\n')
+    s = summarize(module, {"B": 2, "S": 3})
+    assert s["assumed"] == [] and s["symbols"] == {"B": 2, "S": 3}
+    assert s["ops"][1]["flops"] == 2 * (2 * 3) * 2 * 10
+    assert summarize(module)["assumed"] == ["B", "S"]
 
 
 def test_format_summary_is_an_aligned_table():

@@ -1,18 +1,15 @@
-"""ONNX elementwise, activation, comparison, logic and cast ops: the node suite and converters.
+"""ONNX elementwise ops: converter tests beyond the node suite.
 
-`test_node_case` runs every case of the ONNX backend node suite whose graph
-uses only the op types below through import, the default pipeline, lowering
-and the runtime, and compares with the suite's expected outputs. Cases that
-need something wsc does not do (dtypes outside its set, strings, sequences,
-training-mode dropout) are expected failures, listed with their reasons.
+ONNX elementwise, activation, comparison, logic and cast ops: the node suite and converters.
 
 The other tests build small models for what the suite does not reach: old
 opsets, runtime Clip bounds, mixed-dtype Pow, variadic ops over three inputs,
 symbolic dims, and the errors a user gets for unsupported attribute values.
+
+The node suite itself runs in `test_onnx_node_suite.py`; its expected
+failures are listed in `expected_failures.txt`.
 """
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pytest
@@ -20,49 +17,7 @@ from onnx import TensorProto, helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
-from compiler.testing.onnx_node_cases import execute_module, node_cases, run_case
-
-OP_TYPES = """
-Abs Acos Acosh Add And Asin Asinh Atan Atanh BitShift BitwiseAnd BitwiseNot BitwiseOr
-BitwiseXor Cast CastLike Ceil Clip Cos Cosh Div Dropout Elu Equal Erf Exp Floor Gelu Greater
-GreaterOrEqual HardSigmoid HardSwish Identity IsInf IsNaN LeakyRelu Less LessOrEqual Log Max
-Mean Min Mish Mod Mul Neg Not Or Pow PRelu Reciprocal Relu Round Selu Shrink Sigmoid Sign Sin
-Sinh Softplus Softsign Sqrt Sub Sum Swish Tan Tanh ThresholdedRelu Where Xor
-""".split()
-
-# (case-name pattern, reason): cases that cannot pass by design.
-EXPECTED_FAILURES = [
-    (r"BFLOAT16|FLOAT8|FLOAT4E2M1|U?INT4|U?INT2|E8M0",
-     "element type outside wsc's set (bfloat16, float8, float4, 4- and 2-bit integers)"),
-    (r"^test_equal_string", "string tensors are not supported"),
-    (r"^test_identity_(sequence|opt)$", "sequence and optional values are not supported"),
-    (r"^test_training_dropout", "training-mode dropout (random masks) is out of scope: "
-                                "wsc compiles inference graphs"),
-]
-
-
-def _expected_failure(name: str) -> str | None:
-    for pattern, reason in EXPECTED_FAILURES:
-        if re.search(pattern, name):
-            return reason
-    return None
-
-
-def _node_params():
-    params = []
-    for c in node_cases(OP_TYPES):
-        reason = _expected_failure(c.name)
-        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-        params.append(pytest.param(c, id=c.name, marks=marks))
-    return params
-
-
-@pytest.mark.onnx_node
-@pytest.mark.parametrize("case", _node_params())
-def test_node_case(case) -> None:
-    result = run_case(case)
-    assert result.status == "pass", f"{result.status}: {result.detail}"
-
+from compiler.testing.onnx_node_cases import execute_module
 
 # -- small models ----------------------------------------------------------------------
 
@@ -233,9 +188,9 @@ def test_errors_name_the_node_and_the_problem() -> None:
     assert "'approximate' must be 'none' or 'tanh'" in _import_error(gelu)
 
     legacy = _model([helper.make_node("Add", ["a", "b"], ["y"], broadcast=1, axis=1)],
-                    [_vi("a", F, [2, 3, 4]), _vi("b", F, [3])], [_vi("y", F, [2, 3, 4])],
+                    [_vi("a", F, [2, 3, 4]), _vi("b", F, [3, 4, 5])], [_vi("y", F, [2, 3, 4])],
                     opset=6)
-    assert "legacy broadcasting with 'axis'" in _import_error(legacy)
+    assert "legacy broadcast: b of rank 3 does not fit at axis 1" in _import_error(legacy)
 
     mask = _model([helper.make_node("Dropout", ["x"], ["y", "m"])],
                   [_vi("x", F, ["N", 3])], [_vi("y", F, ["N", 3]),
@@ -259,3 +214,20 @@ def test_cast_keeps_the_shape_value_of_a_symbolic_shape() -> None:
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     (y,) = execute_module(module, {"x": x})
     np.testing.assert_array_equal(y, x)
+
+
+def test_legacy_axis_broadcast_and_per_channel_prelu_before_opset_7() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    add = _model([helper.make_node("Add", ["a", "b"], ["y"], broadcast=1, axis=1)],
+                 [_vi("a", F, [2, 3, 4]), _vi("b", F, [3])], [_vi("y", F, [2, 3, 4])],
+                 opset=6)
+    (y,) = execute_module(import_onnx(add), {"a": a, "b": b})
+    np.testing.assert_allclose(y, a + b[None, :, None], rtol=1e-6)
+
+    prelu = _model([helper.make_node("PRelu", ["x", "s"], ["y"])],
+                   [_vi("x", F, [2, 3, 4]), _vi("s", F, [3])], [_vi("y", F, [2, 3, 4])],
+                   opset=6)
+    (y,) = execute_module(import_onnx(prelu), {"x": a, "s": b})
+    np.testing.assert_allclose(y, np.where(a > 0, a, a * b[None, :, None]), rtol=1e-6)

@@ -1,18 +1,16 @@
-"""ONNX conv, pooling, normalization, Gemm/MatMul, softmax, reduction and recurrent ops.
+"""ONNX neural-network ops: converter tests beyond the node suite.
 
-`test_node_case` runs every case of the ONNX backend node suite whose graph
-uses only the op types below through import, the default pipeline, lowering
-and the runtime, and compares with the suite's expected outputs. Cases that
-need something wsc does not do are expected failures, listed with reasons.
+ONNX conv, pooling, normalization, Gemm/MatMul, softmax, reduction and recurrent ops.
 
 The other tests build small models for what the suite does not reach (1-D
 and 3-D windows, MaxPool indices in 1-D, auto_pad variants, old opsets whose
 semantics differ, symbolic batch sizes, the noop reductions) and the errors a
 user gets; onnxruntime or a numpy formula written here is the reference.
+
+The node suite itself runs in `test_onnx_node_suite.py`; its expected
+failures are listed in `expected_failures.txt`.
 """
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pytest
@@ -20,45 +18,7 @@ from onnx import TensorProto, helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
-from compiler.testing.onnx_node_cases import execute_module, node_cases, run_case
-
-OP_TYPES = """
-AveragePool MaxPool GlobalAveragePool GlobalMaxPool LpPool BatchNormalization Conv
-ConvTranspose Gemm MatMul InstanceNormalization GroupNormalization LayerNormalization
-RMSNormalization LRN Softmax LogSoftmax Hardmax ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp
-ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum ReduceSumSquare RNN GRU LSTM
-""".split()
-
-# (case-name pattern, reason): cases that cannot pass by design.
-EXPECTED_FAILURES = [
-    (r"^test_batchnorm_.*_training_mode$",
-     "training-mode BatchNormalization (batch statistics, running mean/var outputs) is out "
-     "of scope: wsc compiles inference graphs"),
-]
-
-
-def _expected_failure(name: str) -> str | None:
-    for pattern, reason in EXPECTED_FAILURES:
-        if re.search(pattern, name):
-            return reason
-    return None
-
-
-def _node_params():
-    params = []
-    for c in node_cases(OP_TYPES):
-        reason = _expected_failure(c.name)
-        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-        params.append(pytest.param(c, id=c.name, marks=marks))
-    return params
-
-
-@pytest.mark.onnx_node
-@pytest.mark.parametrize("case", _node_params())
-def test_node_case(case) -> None:
-    result = run_case(case)
-    assert result.status == "pass", f"{result.status}: {result.detail}"
-
+from compiler.testing.onnx_node_cases import execute_module
 
 # -- small models ----------------------------------------------------------------------
 
@@ -227,6 +187,19 @@ def test_softmax_opset11_default_axis_with_symbolic_batch() -> None:
     rows = x.reshape(5, 12).astype(np.float64)
     want = np.exp(rows) / np.exp(rows).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(got, want.reshape(5, 3, 4), rtol=1e-5)
+
+
+def test_softmax_opset11_over_two_symbolic_sizes() -> None:
+    # axis 2 of [B, S, 4, 3]: rows of [B*S, 12], reshaped back with B and S read from x
+    model = _single_node("Softmax", ["B", "S", 4, 3], opset=11, axis=2)
+    module = import_onnx(model)
+    assert module.outputs[next(iter(module.outputs))].type.shape == ("B", "S", 4, 3)
+    for b, s in ((2, 3), (1, 5)):
+        x = _randn(b, s, 4, 3)
+        (got,) = execute_module(module, {"x": x})
+        rows = x.reshape(b * s, 12).astype(np.float64)
+        want = np.exp(rows) / np.exp(rows).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(got, want.reshape(b, s, 4, 3), rtol=1e-5)
 
 
 def test_reduce_axes_attribute_before_opset18() -> None:

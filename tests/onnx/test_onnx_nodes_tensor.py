@@ -1,20 +1,15 @@
-"""ONNX tensor, indexing and data-movement ops: the node suite and converters.
+"""ONNX tensor, indexing and data-movement ops: converter tests beyond the node suite.
 
-`test_node_case` runs every case of the ONNX backend node suite whose graph
-uses only the op types below through import, the default pipeline, lowering
-and the runtime, and compares with the suite's expected outputs (operands
-that must be compile-time constants, such as Resize's scales fed as graph
-inputs, are frozen by the harness). Expected failures are listed with their
-reasons: dtypes outside wsc's set (bfloat16), and ops whose result shape
-depends on input values (NonZero, Compress).
+ONNX tensor, indexing and data-movement ops: the node suite and converters.
 
 The other tests build small models for what the suite does not reach: old
 opsets, Constant's attribute forms, symbolic dims, onnxruntime agreement for
 Resize-10, and the errors a user gets.
+
+The node suite itself runs in `test_onnx_node_suite.py`; its expected
+failures are listed in `expected_failures.txt`.
 """
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import onnxruntime as ort
@@ -23,45 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
-from compiler.testing.onnx_node_cases import execute_module, node_cases, run_case
-
-OP_TYPES = """
-ArgMax ArgMin Compress Concat Constant ConstantOfShape CumSum DepthToSpace Einsum Expand EyeLike
-Flatten Gather GatherElements GatherND NonZero OneHot Pad Range Reshape Resize ReverseSequence
-Scatter ScatterElements ScatterND Shape Size Slice SpaceToDepth Split Squeeze Tile TopK Transpose
-Trilu Unsqueeze
-""".split()
-
-# (case-name pattern, reason): cases that cannot pass by design.
-EXPECTED_FAILURES = [
-    (r"bfloat16", "element type outside wsc's set (bfloat16)"),
-    (r"^test_(nonzero|compress)_", "the result's shape depends on the input values; wsc "
-                                   "compiles static (or symbolic) shapes"),
-]
-
-
-def _expected_failure(name: str) -> str | None:
-    for pattern, reason in EXPECTED_FAILURES:
-        if re.search(pattern, name):
-            return reason
-    return None
-
-
-def _node_params():
-    params = []
-    for c in node_cases(OP_TYPES):
-        reason = _expected_failure(c.name)
-        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-        params.append(pytest.param(c, id=c.name, marks=marks))
-    return params
-
-
-@pytest.mark.onnx_node
-@pytest.mark.parametrize("case", _node_params())
-def test_node_case(case) -> None:
-    result = run_case(case)
-    assert result.status == "pass", f"{result.status}: {result.detail}"
-
+from compiler.testing.onnx_node_cases import execute_module
 
 # -- small models ----------------------------------------------------------------------
 

@@ -200,3 +200,133 @@ def test_tile_by_a_computed_batch_size_broadcasts_a_size_1_dim() -> None:
     (got,) = execute_module(module, {"x": x})
     (want,) = _onnxruntime(model, {"x": x})
     np.testing.assert_array_equal(got, want)
+
+
+# -- products of symbols and size arithmetic (the patterns of GPT-2, BERT, ViT exports) --
+
+def _sizes(x, *dims):
+    """Nodes taking Shape(x) and each of `dims` as a 1-element vector `{x}_d{i}`."""
+    nodes = [_node("Shape", [x], [f"{x}_shape"])]
+    for i in dims:
+        nodes += [_node("Gather", [f"{x}_shape", f"idx{i}"], [f"{x}_s{i}"], axis=0),
+                  _node("Unsqueeze", [f"{x}_s{i}", "axes0"], [f"{x}_d{i}"])]
+    return nodes
+
+
+def _size_inits(*dims):
+    return [_i64(f"idx{i}", i) for i in dims] + [_i64("axes0", [0])]
+
+
+def test_rows_flattened_for_a_gemm_and_split_back_keep_both_symbols() -> None:
+    # GPT-2's Conv1D: x.view(-1, 8) -> addmm -> view(batch, seq, 12).
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((8, 12)).astype(np.float32)
+    b = rng.standard_normal(12).astype(np.float32)
+    nodes = _sizes("x", 0, 1) + [
+        _node("Reshape", ["x", "rows"], ["flat"]),
+        _node("Gemm", ["flat", "w", "b"], ["proj"]),
+        _node("Concat", ["x_d0", "x_d1", "twelve"], ["target"], axis=0),
+        _node("Reshape", ["proj", "target"], ["y"])]
+    inits = _size_inits(0, 1) + [_i64("rows", [-1, 8]), _i64("twelve", [12]),
+                                 numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")]
+    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", "seq", 8])],
+                   [helper.make_tensor_value_info("y", F, ["batch", "seq", 12])], inits)
+    module = _compile(model)
+    flat = next(op for op in module.ops if op.name == "tensor.reshape")
+    assert flat.results[0].type.shape == ("batch*seq", 8)
+    assert module.outputs["y"].type.shape == ("batch", "seq", 12)
+    for batch, seq in ((2, 5), (3, 1)):
+        x = rng.standard_normal((batch, seq, 8)).astype(np.float32)
+        (got,) = execute_module(module, {"x": x})
+        np.testing.assert_allclose(got, x @ w + b, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got, _onnxruntime(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+
+
+def test_size_times_heads_is_a_product_dim_and_cancels_on_the_way_back() -> None:
+    # nn.MultiheadAttention: [seq, batch, 8] -> view(seq, batch * 2, 4) -> view(seq, batch, 8).
+    nodes = _sizes("x", 0, 1) + [
+        _node("Mul", ["x_d1", "two"], ["bh"]),
+        _node("Concat", ["x_d0", "bh", "four"], ["heads"], axis=0),
+        _node("Reshape", ["x", "heads"], ["split"]),
+        _node("Neg", ["split"], ["neg"]),
+        _node("Concat", ["x_d0", "x_d1", "eight"], ["back"], axis=0),
+        _node("Reshape", ["neg", "back"], ["y"])]
+    inits = _size_inits(0, 1) + [_i64("two", [2]), _i64("four", [4]), _i64("eight", [8])]
+    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["seq", "batch", 8])],
+                   [helper.make_tensor_value_info("y", F, ["seq", "batch", 8])], inits)
+    module = _compile(model)
+    neg = next(op for op in module.ops if op.name == "math.neg")
+    assert neg.results[0].type.shape == ("seq", "2*batch", 4)
+    assert module.outputs["y"].type.shape == ("seq", "batch", 8)
+    x = np.random.default_rng(8).standard_normal((3, 2, 8)).astype(np.float32)
+    (got,) = execute_module(module, {"x": x})
+    np.testing.assert_array_equal(got, -x)
+
+
+def test_causal_mask_sliced_by_size_differences_folds_the_start() -> None:
+    # GPT-2: bias[:, :, k_len - q_len:k_len, :k_len] of a [1, 1, 16, 16] causal buffer.
+    causal = np.tril(np.ones((16, 16), bool)).reshape(1, 1, 16, 16)
+    nodes = _sizes("q", 2) + _sizes("k", 2) + [
+        _node("Sub", ["k_d2", "q_d2"], ["start"]),
+        _node("Slice", ["causal", "start", "k_d2", "axes2"], ["rows"]),
+        _node("Slice", ["rows", "zero_1d", "k_d2", "axes3"], ["mask"]),
+        _node("MatMul", ["q", "kt"], ["scores"]),
+        _node("Where", ["mask", "scores", "floor"], ["y"])]
+    inits = _size_inits(2) + [_i64("axes2", [2]), _i64("axes3", [3]), _i64("zero_1d", [0]),
+                              numpy_helper.from_array(causal, "causal"),
+                              numpy_helper.from_array(np.array(-1e9, np.float32), "floor")]
+    nodes.insert(0, _node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]))
+    model = _model(nodes, [helper.make_tensor_value_info("q", F, ["batch", 2, "seq", 4]),
+                           helper.make_tensor_value_info("k", F, ["batch", 2, "seq", 4])],
+                   [helper.make_tensor_value_info("y", F, ["batch", 2, "seq", "seq"])], inits)
+    module = _compile(model)
+    assert module.outputs["y"].type.shape == ("batch", 2, "seq", "seq")
+    assert "math.sub" not in [op.name for op in module.ops]  # seq - seq folded to 0
+    rng = np.random.default_rng(9)
+    for seq in (5, 16):
+        q, k = (rng.standard_normal((2, 2, seq, 4)).astype(np.float32) for _ in range(2))
+        (got,) = execute_module(module, {"q": q, "k": k})
+        want = np.where(np.tril(np.ones((seq, seq), bool)), q @ k.transpose(0, 1, 3, 2), -1e9)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_static_dim_sliced_to_a_symbolic_length_is_a_gather_of_its_head() -> None:
+    # BERT: position_ids[:, :seq] of a [1, 32] buffer, then the position embedding.
+    table = np.random.default_rng(10).standard_normal((32, 6)).astype(np.float32)
+    nodes = _sizes("ids", 1) + [
+        _node("Slice", ["positions", "zero_1d", "ids_d1", "one_1d"], ["pos"]),
+        _node("Gather", ["table", "pos"], ["y"], axis=0)]
+    inits = _size_inits(1) + [_i64("zero_1d", [0]), _i64("one_1d", [1]),
+                              _i64("positions", np.arange(32).reshape(1, 32)),
+                              numpy_helper.from_array(table, "table")]
+    model = _model(nodes, [helper.make_tensor_value_info("ids", I64, ["batch", "seq"])],
+                   [helper.make_tensor_value_info("y", F, [1, "seq", 6])], inits)
+    module = _compile(model)
+    assert module.outputs["y"].type.shape == (1, "seq", 6)
+    for seq in (3, 32):
+        (got,) = execute_module(module, {"ids": np.zeros((2, seq), np.int64)})
+        np.testing.assert_array_equal(got, table[None, :seq])
+
+
+def test_expand_to_batch_with_minus_ones_resolves_the_where_equal_pattern() -> None:
+    # ViT: class_token.expand(batch, -1, -1) exports Where(Equal(size, -1), 1, size).
+    cls = np.arange(4, dtype=np.float32).reshape(1, 1, 4)
+    nodes = _sizes("x", 0) + [
+        _node("Concat", ["x_d0", "minus1", "minus1"], ["size"], axis=0),
+        _node("Reshape", ["size", "flat"], ["size_1d"]),
+        _node("Shape", ["size_1d"], ["n"]),
+        _node("ConstantOfShape", ["n"], ["ones"],
+              value=numpy_helper.from_array(np.array([1], np.int64), "v")),
+        _node("Mul", ["ones", "minus1"], ["minus_ones"]),
+        _node("Equal", ["size_1d", "minus_ones"], ["keep"]),
+        _node("Where", ["keep", "ones", "size_1d"], ["target"]),
+        _node("Expand", ["cls", "target"], ["y"])]
+    inits = _size_inits(0) + [_i64("minus1", [-1]), _i64("flat", [-1]),
+                              numpy_helper.from_array(cls, "cls")]
+    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", 3])],
+                   [helper.make_tensor_value_info("y", F, ["batch", 1, 4])], inits)
+    module = _compile(model)
+    assert module.outputs["y"].type.shape == ("batch", 1, 4)
+    assert [op.name for op in module.ops] == ["tensor.expand"]
+    (got,) = execute_module(module, {"x": np.zeros((3, 3), np.float32)})
+    np.testing.assert_array_equal(got, np.broadcast_to(cls, (3, 1, 4)))

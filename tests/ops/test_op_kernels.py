@@ -342,6 +342,13 @@ CASES: dict[str, list[Case]] = {
         case("minus-one-and-zero", [_x234], lambda x: np.array(x.ravel()).reshape(2, 2, 6),
              shape=[0, 2, -1]),
         case("to-1d", [_x234], lambda x: x.ravel(), shape=[-1]),
+        # sizes from `like` (a flattened [B*S, 4] back to [B, S, 4]; like is [S, B])
+        case("like", [randn(6, 4), randn(3, 2)],
+             lambda x, like: np.array(x.ravel()).reshape(2, 3, 4),
+             shape=[-1, -1, 4], like_dims=[1, 0, -1]),
+        case("like-and-inferred", [randn(6, 4), randn(3, 2)],
+             lambda x, like: np.array(x.ravel()).reshape(2, 12),
+             shape=[-1, -1], like_dims=[1, -1]),
     ],
     "tensor.flatten": [
         case("axis1", [_img], lambda x: x.ravel().reshape(2, 3 * 7 * 8)),

@@ -36,7 +36,7 @@ CASES = _all_cases()
 
 # Kernels that implement no op of their own name (sparse formats, fused
 # epilogues) and are chosen by kernel selection. Add each one here by name.
-SPECIALISED_KERNELS: set[str] = set()
+SPECIALISED_KERNELS: set[str] = {"sparse.matmul_csc", "sparse.conv2d_csr"}
 
 _OP_NAMES = [op.name for op in all_ops()]
 

@@ -62,6 +62,14 @@ SYMBOLIC = [
     ("tensor.flatten", [T("N", 3, 4)], {}, T("N", 12)),
     ("tensor.flatten", [T(2, 3, "S")], {"axis": 2}, T(6, "S")),
     ("tensor.flatten", [T("N")], {"axis": 0}, T(1, "N")),
+    # products of symbols are one dim in canonical form: static factor, then sorted names
+    ("tensor.flatten", [T("N", 3, 4)], {"axis": 2}, T("3*N", 4)),
+    ("tensor.reshape", [T("S", "B", 64)], {"shape": [-1, 64]}, T("B*S", 64)),
+    ("tensor.reshape", [T("B", "S", 32), T("B", "S")],
+     {"shape": [-1, -1, 4, 8], "like_dims": [0, 1, -1, -1]}, T("B", "S", 4, 8)),
+    ("tensor.reshape", [T("B*S", 96), T("S", "B")],
+     {"shape": [-1, 96, -1], "like_dims": [1, -1, 0]}, T("B", 96, "S")),
+    ("tensor.reshape", [T("S", "4*B", 8)], {"shape": [0, -1, 4, 8]}, T("S", "B", 4, 8)),
     ("tensor.transpose", [T("N", "S", 8)], {"perm": [1, 0, 2]}, T("S", "N", 8)),
     ("tensor.transpose", [T("N", "S", 8)], {}, T(8, "S", "N")),
     ("tensor.concat", [T("N", 3), T("N", 5), T("N", 1)], {"axis": 1}, T("N", 9)),
@@ -185,8 +193,13 @@ def test_movement_errors() -> None:
     assert "differ in dim 1" in msg
     assert "same rank" in error("tensor.concat", T(2, 3), T(2, 3, 1), axis=0)
     assert "not a permutation" in error("tensor.transpose", T(2, 3, 4), perm=[0, 0, 1])
-    msg = error("tensor.flatten", T("N", 3, 4), axis=2)
-    assert "N*3" in msg and "not a single dim" in msg
+    msg = error("tensor.reshape", T("N", 12), shape=[-1, 5])
+    assert "cannot reshape [N, 12] into [-1, 5]" in msg
+    msg = error("tensor.reshape", T("B*S", 96), T("B", "T"), shape=[-1, -1, 96],
+                like_dims=[0, 1, -1])
+    assert "'T' not in the input" in msg
+    msg = error("tensor.reshape", T("N", 12), shape=[-1, -1, 96], like_dims=[0, 1, -1])
+    assert "none is given" in msg
     msg = error("tensor.slice", T("N", 4), starts=[1], ends=[3])
     assert "must be static" in msg and "'N'" in msg
     assert "nonzero" in error("tensor.slice", T(4), starts=[0], ends=[3], steps=[0])
@@ -210,3 +223,13 @@ def test_errors_carry_the_location() -> None:
         infer_types("nn.matmul", [T(3, 4), T(5, 6)], {}, Location(name="MatMul_7"))
     assert e.value.where == "MatMul_7"
     assert str(e.value).startswith("MatMul_7: matmul contraction dims differ")
+
+
+def test_product_dims_have_one_canonical_spelling() -> None:
+    from compiler.ops.shapes import dim_factors, dims_product, divide_dim, make_dim
+    assert dims_product(("S", 4, "B", 3)) == "12*B*S" == dims_product(("12*S", "B"))
+    assert dims_product((2, 3)) == 6 and dims_product(("N", 1)) == "N"
+    assert dim_factors("12*B*S") == (12, ("B", "S")) and dim_factors(7) == (7, ())
+    assert make_dim(1, ["S", "B"]) == "B*S" and make_dim(0, ["B"]) == 0
+    assert divide_dim("12*B*S", "4*S") == "3*B" and divide_dim("B*S", "B*S") == 1
+    assert divide_dim("B*S", "T") is None and divide_dim("3*B", 2) is None

@@ -243,6 +243,24 @@ def test_symbolic_dims_bind_consistently():
     np.testing.assert_allclose(exe.run({"x": x, "mask": mask})["y"], np.maximum(x @ W, 0) + 2, rtol=1e-6)
 
 
+def test_product_dims_of_outputs_are_checked_against_the_bound_symbols(tmp_path):
+    def flatten(out_dim):
+        return Program(inputs=[TensorSpec("x", "f32", ["B", "S", 4])],
+                       outputs=[TensorSpec("y", "f32", [out_dim, 4])],
+                       instrs=[Instr("tensor.reshape", ["x"], ["y"], op="tensor.reshape",
+                                     attrs={"shape": [-1, 4], "allowzero": False,
+                                            "like_dims": []})])
+    path = tmp_path / "flat.wafer"
+    write_wafer(flatten("B*S"), path)  # a product of symbols is a valid dim in a file
+    x = RNG.standard_normal((2, 3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(runtime.load(path).run({"x": x})["y"], x.reshape(6, 4))
+    with pytest.raises(ExecutionError) as info:
+        Executable(flatten("2*B*S")).run({"x": x})
+    assert info.value.message == "output 'y' dim 0 is 6, expected 12"
+    with pytest.raises(ArtifactError, match="must be a dim size or a symbol name"):
+        write_wafer(flatten("B+S"), tmp_path / "bad.wafer")
+
+
 # --------------------------------------------------------------------------
 # Execution errors
 

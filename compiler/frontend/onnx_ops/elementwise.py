@@ -8,6 +8,10 @@ Most ops map one-to-one onto a registry op (the tables below). The rest:
   constant bounds become `math.clip` attributes, runtime ones `math.max`/`math.min`;
 - Cast/CastLike become `math.cast` (nothing when the dtype already matches) and keep
   the shape value of their input (see `compiler/frontend/onnx.py`);
+- Add/Sub/Mul/Div, Equal and Where compute on shape values too (the size
+  arithmetic of PyTorch exports: ``k_len - q_len``, ``batch * heads``, the
+  ``Where(Equal(shape, -1), 1, shape)`` of an `expand(n, -1, -1)`), so that the
+  sizes they make stay known at compile time;
 - Dropout is the identity (wsc compiles inference graphs); its mask, when asked
   for, is all true.
 """
@@ -15,8 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.types import dtype_from_numpy
+from ...ir.types import INT_DTYPES, Dim, dtype_from_numpy
+from ...ops.shapes import dim_factors, divide_dim, make_dim
 from .registry import converter
+from .tensor import recorded_shape_value, shape_result
 
 _BINARY = {
     "Add": "math.add", "Sub": "math.sub", "Mul": "math.mul", "Div": "math.div",
@@ -53,18 +59,116 @@ _ACTIVATIONS = {
 }
 
 
-def _no_legacy_axis(n) -> None:
-    # Before opset 7, `broadcast=1` with `axis` aligned b at that axis of a; without
-    # `axis` it was suffix broadcasting, which numpy broadcasting covers.
-    if n.opset < 7 and n.attr("broadcast", 0) and n.has_attr("axis"):
-        n.fail("legacy broadcasting with 'axis' (opset < 7) is not supported",
-               hint="re-export the model with opset 7 or newer")
+def _legacy_broadcast(n, a, b):
+    """Before opset 7, `broadcast=1` with `axis` aligned b at that axis of a.
+
+    Without `axis` it was suffix broadcasting, which numpy broadcasting covers;
+    with it, trailing unit dims make numpy align b the same way."""
+    if not (n.opset < 7 and n.attr("broadcast", 0) and n.has_attr("axis")):
+        return b
+    axis = n.attr("axis")
+    if axis < 0:
+        axis += a.type.rank
+    trailing = a.type.rank - axis - b.type.rank
+    if trailing < 0:
+        n.fail(f"legacy broadcast: b of rank {b.type.rank} does not fit at axis {axis} "
+               f"of a rank-{a.type.rank} tensor")
+    if trailing == 0:
+        return b
+    return n.op("tensor.reshape", [b], {"shape": [0] * b.type.rank + [1] * trailing})
 
 
 @converter(*_BINARY)
 def binary(n):
-    _no_legacy_axis(n)
-    return n.op(_BINARY[n.node.op_type], [n.input(0), n.input(1)])
+    a, b = n.input(0), _legacy_broadcast(n, n.input(0), n.input(1))
+    emit = lambda: n.op(_BINARY[n.node.op_type], [a, b])  # noqa: E731
+    rule = _SHAPE_ARITHMETIC.get(n.node.op_type)
+    sizes = rule is not None and n.input(0).type.dtype in INT_DTYPES
+    dims = _shape_operands(n, [0, 1]) if sizes else None
+    if dims is not None:
+        (a, b), shape = dims
+        out = [rule(x, y) for x, y in zip(a, b)]
+        if all(d is not None for d in out):
+            return _shape_value_result(n, out, shape, emit)
+    return emit()
+
+
+# -- arithmetic on shape values ---------------------------------------------------
+# Each rule gives the result dim, or None when it is not known at compile time.
+
+def _add(a: Dim, b: Dim) -> Dim | None:
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    return a if b == 0 else b if a == 0 else None
+
+
+def _sub(a: Dim, b: Dim) -> Dim | None:
+    if isinstance(a, int) and isinstance(b, int):
+        return a - b
+    return 0 if a == b else a if b == 0 else None
+
+
+def _mul(a: Dim, b: Dim) -> Dim | None:
+    (ca, sa), (cb, sb) = dim_factors(a), dim_factors(b)
+    if ca < 0 or cb < 0:  # -1 placeholders times a size: not a size
+        return ca * cb if not (sa or sb) else None
+    return make_dim(ca * cb, sa + sb)
+
+
+def _div(a: Dim, b: Dim) -> Dim | None:
+    if isinstance(a, int) and isinstance(b, int):
+        if b == 0:
+            return None
+        q = abs(a) // abs(b)  # ONNX integer Div truncates toward zero
+        return q if (a < 0) == (b < 0) else -q
+    if isinstance(b, int) and b <= 0:
+        return None
+    return divide_dim(a, b)
+
+
+def _equal(a: Dim, b: Dim) -> bool | None:
+    if a == b:
+        return True
+    if isinstance(a, int) and isinstance(b, int):
+        return False
+    # a symbolic size is never negative (-1 is the exporters' "keep this dim")
+    other = a if isinstance(a, int) else b
+    return False if isinstance(other, int) and other < 0 else None
+
+
+_SHAPE_ARITHMETIC = {"Add": _add, "Sub": _sub, "Mul": _mul, "Div": _div, "Equal": _equal}
+
+
+def _shape_operands(n, inputs: list[int]):
+    """The inputs' values as lists of dims, broadcast to one length, and the result shape;
+    None unless one of them is a run-time shape value and all are known integers."""
+    if all(recorded_shape_value(n, i) is None for i in inputs):
+        return None
+    values, ranks = [], []
+    for i in inputs:
+        v = n.shape_value(i)
+        if v is None:
+            data = n.const(i)  # e.g. Where's condition: a bool constant
+            if data is None or data.ndim > 1 or data.dtype.kind != "b":
+                return None
+            v = [bool(x) for x in np.atleast_1d(data)]
+        values.append(list(v))
+        ranks.append(n.input(i).type.rank)
+    length = max(len(v) for v in values)
+    if any(len(v) not in (1, length) for v in values):
+        return None
+    values = [v * length if len(v) == 1 else v for v in values]
+    return values, ((length,) if max(ranks) == 1 else ())
+
+
+def _shape_value_result(n, dims: list, shape: tuple, emit):
+    """A constant when every entry is static, else `emit()` carrying the shape value."""
+    if any(isinstance(d, bool) for d in dims):
+        if not all(isinstance(d, bool) for d in dims):
+            return emit()
+        return n.constant(np.array(dims, dtype=bool).reshape(shape))
+    dtype = n.input(0).type.np_dtype if n.node.op_type != "Where" else n.input(1).type.np_dtype
+    return shape_result(n, dims, dtype, shape, emit)
 
 
 @converter(*_UNARY)
@@ -78,9 +182,18 @@ def activation(n):
     return n.op(op, [n.input(0)], {k: float(n.attr(k, d)) for k, d in defaults.items()})
 
 
-@converter("PRelu")
+@converter("PRelu", since=7)
 def prelu(n):
     return n.op("nn.prelu", [n.input(0), n.input(1)])
+
+
+@converter("PRelu")
+def prelu_per_channel(n):
+    # Before opset 7 a rank-1 slope of size C > 1 is one slope per channel (dim 1).
+    x, slope = n.input(0), n.input(1)
+    if slope.type.rank == 1 and slope.type.shape[0] != 1 and x.type.rank > 2:
+        slope = n.op("tensor.reshape", [slope], {"shape": [0] + [1] * (x.type.rank - 2)})
+    return n.op("nn.prelu", [x, slope])
 
 
 @converter("Gelu")
@@ -116,7 +229,14 @@ def isinf(n):
 
 @converter("Where")
 def where(n):
-    return n.op("logic.where", [n.input(0), n.input(1), n.input(2)])
+    emit = lambda: n.op("logic.where", [n.input(0), n.input(1), n.input(2)])  # noqa: E731
+    dims = _shape_operands(n, [0, 1, 2])
+    if dims is not None:
+        (cond, a, b), shape = dims
+        if all(isinstance(c, bool) for c in cond):
+            return _shape_value_result(n, [x if c else y for c, x, y in zip(cond, a, b)],
+                                       shape, emit)
+    return emit()
 
 
 # -- variadic -------------------------------------------------------------------

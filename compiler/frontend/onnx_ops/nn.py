@@ -294,11 +294,13 @@ def softmax_2d(n):
         return n.op(name, [x], {"axis": -1})
     flat = n.op("tensor.flatten", [x], {"axis": axis})
     y = n.op(name, [flat], {"axis": -1})
-    symbols = [d for d in x.type.shape if isinstance(d, str)]
-    if len(symbols) > 1:
-        n.fail(f"the input {x.type} has several symbolic sizes", hint=_STATIC_HINT)
-    target = [d if isinstance(d, int) else -1 for d in x.type.shape]
-    return n.op("tensor.reshape", [y], {"shape": target})
+    # back to x's shape; symbolic sizes are read from x itself
+    symbolic = [isinstance(d, str) for d in x.type.shape]
+    target = [-1 if sym else d for sym, d in zip(symbolic, x.type.shape)]
+    if not any(symbolic):
+        return n.op("tensor.reshape", [y], {"shape": target})
+    return n.op("tensor.reshape", [y, x],
+                {"shape": target, "like_dims": [i if sym else -1 for i, sym in enumerate(symbolic)]})
 
 
 # -- normalizations --------------------------------------------------------------

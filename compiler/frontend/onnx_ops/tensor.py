@@ -14,8 +14,9 @@ left and dead-code elimination drops them.
 A target with symbolic sizes becomes a registry op that takes them from a
 `like` operand (`tensor.expand`, `tensor.iota`): a tensor holding every symbol
 (the op's own input, else a model input), with `like_dims` naming its dims by
-position. Reshape needs no `like`: a symbol at its input position becomes 0
-("copy") and one other symbol becomes -1 ("inferred").
+position. Reshape needs a `like` only when it moves several symbolic sizes: a
+symbol at its input position becomes 0 ("copy"), one other symbol -1
+("inferred"), and the rest come from `like` (``[N*S, 64] -> [N, S, 64]``).
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def keep_shape_value(n, out: Value, src: int = 0) -> Value:
     return out
 
 
-def _shape_result(n, dims: list[Dim], dtype, shape, emit) -> Value:
+def shape_result(n, dims: list[Dim], dtype, shape, emit) -> Value:
     """A constant if `dims` are all static, else `emit()` with `dims` recorded as its value."""
     if all(isinstance(d, int) for d in dims):
         return n.constant(np.array(dims, dtype=dtype).reshape(shape))
@@ -177,8 +178,8 @@ def shape(n):
     lo = min(max(start + rank if start < 0 else start, 0), rank)
     hi = max(lo, min(max(end + rank if end < 0 else end, 0), rank))
     dims = list(x.type.shape[lo:hi])
-    return _shape_result(n, dims, np.int64, (len(dims),),
-                         lambda: n.op("tensor.shape", [x], {"start": lo, "end": hi}))
+    return shape_result(n, dims, np.int64, (len(dims),),
+                        lambda: n.op("tensor.shape", [x], {"start": lo, "end": hi}))
 
 
 @converter("Size")
@@ -226,23 +227,48 @@ def reshape(n):
     dims = n.attr("shape") if n.opset < 5 else _target(n, 1, "target shape")
     allowzero = bool(n.attr("allowzero", 0)) if n.opset >= 14 else False
     target: list[int] = []
+    moved: list[int] = []       # positions of symbolic sizes not copied from the same dim
     for i, d in enumerate(dims):
         if not isinstance(d, str):
             target.append(int(d))
         elif not allowzero and i < x.type.rank and x.type.shape[i] == d:
             target.append(0)    # copy the input dim at the same position
         else:
-            target.append(-1)   # inferred; only one may be
-    if target.count(-1) > 1:
-        n.fail(f"the target shape [{', '.join(map(str, dims))}] moves several symbolic "
-               f"sizes or infers one besides a -1; wsc cannot spell it",
-               hint="fix the symbolic input dims with --input-shape")
-    out = n.op("tensor.reshape", [x], {"shape": target, "allowzero": allowzero})
+            target.append(-1)   # inferred, or taken from a `like` tensor below
+            moved.append(i)
+    operands, like_dims = [x], []
+    if len(moved) > 1:          # only one can be inferred: the others come from `like`
+        like, like_dims = _reshape_like(n, dims, moved, x)
+        operands.append(like)
+    out = n.op("tensor.reshape", operands,
+               {"shape": target, "allowzero": allowzero, "like_dims": like_dims})
     for got, want in zip(out.type.shape, dims):
         if isinstance(want, str) and got != want:
             n.fail(f"the target shape [{', '.join(map(str, dims))}] does not match the "
                    f"input {x.type}", hint="fix the symbolic input dims with --input-shape")
-    return out
+    return keep_shape_value(n, out)  # a shape value reshaped to [n] or [] keeps its order
+
+
+def _reshape_like(n, dims: list[Dim], moved: list[int], x: Value) -> tuple[Value, list[int]]:
+    """(like, like_dims) giving all but at most one of the `moved` symbolic sizes.
+
+    `like` is `x` or a model input, whichever has the most of them as dims
+    (``[B*S, 96] -> [B, S, 96]`` takes B and S from the model's [B, S] input)."""
+    best = None
+    for cand in [x, *n.importer.module.inputs]:
+        where: dict[Dim, int] = {}
+        for j, d in enumerate(cand.type.shape):
+            if isinstance(d, str):
+                where.setdefault(d, j)
+        found = [i for i in moved if dims[i] in where]
+        if best is None or len(found) > len(best[2]):
+            best = (cand, where, found)
+    cand, where, found = best
+    if len(moved) - len(found) > 1:
+        n.fail(f"the target shape [{', '.join(map(str, dims))}] has several symbolic sizes "
+               f"that neither the input {x.type} nor a model input has",
+               hint="fix the symbolic input dims with --input-shape")
+    return cand, [where[d] if i in found else -1 for i, d in enumerate(dims)]
 
 
 @converter("Flatten")
@@ -339,8 +365,8 @@ def concat(n):
     if (all(v.type.rank == 1 for v in inputs) and all(p is not None for p in parts) and
             any(recorded_shape_value(n, i) is not None for i in range(len(inputs)))):
         dims = [d for p in parts for d in p]
-        return _shape_result(n, dims, inputs[0].type.np_dtype, (len(dims),),
-                             lambda: n.op("tensor.concat", inputs, {"axis": axis}))
+        return shape_result(n, dims, inputs[0].type.np_dtype, (len(dims),),
+                            lambda: n.op("tensor.concat", inputs, {"axis": axis}))
     return n.op("tensor.concat", inputs, {"axis": axis})
 
 
@@ -359,41 +385,66 @@ def _slice_list(dims: list[Dim], start: int, end: int, step: int) -> list[Dim]:
 @converter("Slice")
 def slice_(n):
     x = n.input(0)
+    cuts: list[tuple[int, Dim]] = []
     if n.opset < 10:
         starts, ends = list(n.attr("starts")), list(n.attr("ends"))
         axes = list(n.attr("axes", []))
         steps: list = []
     else:
         starts = n.require_ints(1, "starts")
-        ends = _slice_ends(n, x, starts)
         axes = n.require_ints(3, "axes") if n.has_input(3) else []
         steps = n.require_ints(4, "steps") if n.has_input(4) else []
+        ends, cuts = _slice_ends(n, x, starts, axes, steps)
     attrs = {"starts": starts, "ends": ends, "axes": axes, "steps": steps}
     dims = recorded_shape_value(n, 0)
     if dims is not None and x.type.rank == 1 and len(starts) == 1:
         if steps and steps[0] == 0:
             n.fail("steps must be nonzero")
         part = _slice_list(dims, starts[0], ends[0], steps[0] if steps else 1)
-        return _shape_result(n, part, x.type.np_dtype, (len(part),),
-                             lambda: n.op("tensor.slice", [x], attrs))
-    return n.op("tensor.slice", [x], attrs)
+        return shape_result(n, part, x.type.np_dtype, (len(part),),
+                            lambda: n.op("tensor.slice", [x], attrs))
+    full = all(s == 0 and e == INT64_MAX for s, e in zip(starts, ends)) and \
+        all(st == 1 for st in steps)
+    y = x if cuts and full else n.op("tensor.slice", [x], attrs)
+    # The first `size` entries along a static axis, `size` symbolic: gather at
+    # 0..size-1 (an iota of that size), e.g. position_ids[:, :seq] of a BERT.
+    for axis, size in cuts:
+        like, _, like_dims = _like_encoding(n, [size], [y])
+        index = n.op("tensor.iota", [like], {"axis": like_dims[0], "dtype": "i64"})
+        y = n.op("tensor.gather", [y, index], {"axis": axis})
+    return y
 
 
-def _slice_ends(n, x: Value, starts: list[int]) -> list[int]:
-    """Slice's ends; an end equal to the sliced dim's symbolic size means "to the end"."""
+def _slice_ends(n, x: Value, starts: list[int], axes: list[int], steps: list[int]
+                ) -> tuple[list[int], list[tuple[int, Dim]]]:
+    """Slice's ends, and the (axis, size) of the symbolic ends that cut a static dim.
+
+    An end equal to the sliced dim's own symbolic size means "to the end"; a
+    symbolic end of a static dim from a start of 0 (step 1) is a *cut*, made by
+    the caller with a gather (its size must not exceed the dim: ONNX would clamp
+    it, wsc's gather reports an index out of range)."""
     ends = n.shape_value(2)
     if ends is None or all(isinstance(e, int) for e in ends):
-        return n.require_ints(2, "ends")
-    axes = n.require_ints(3, "axes") if n.has_input(3) else list(range(len(ends)))
-    out = []
-    for a, e in zip(axes, ends):
+        return n.require_ints(2, "ends"), []
+    axes = axes or list(range(len(ends)))
+    rank = x.type.rank
+    out, cuts = [], []
+    for k, (a, e) in enumerate(zip(axes, ends)):
         if isinstance(e, str):
-            if not (-x.type.rank <= a < x.type.rank and x.type.shape[a] == e):
-                n.fail(f"the end {e!r} of axis {a} is a symbolic size other than the dim's own",
-                       hint="fix the symbolic input dims with --input-shape")
+            if not -rank <= a < rank:
+                n.fail(f"axis {a} is out of range for {x.type}")
+            a %= rank
+            dim = x.type.shape[a]
+            step = steps[k] if k < len(steps) else 1
+            if dim != e:
+                if not (isinstance(dim, int) and k < len(starts) and starts[k] in (0, -dim)
+                        and step == 1):
+                    n.fail(f"the end {e!r} of axis {a} is a symbolic size other than the "
+                           f"dim's own", hint="fix the symbolic input dims with --input-shape")
+                cuts.append((a, e))
             e = INT64_MAX
         out.append(e)
-    return out
+    return out, cuts
 
 
 @converter("Split")
@@ -488,8 +539,8 @@ def gather(n):
         if any(not -size <= int(i) < size for i in picks.reshape(-1)):
             n.fail(f"index {picks.tolist()} is out of range for the shape [{size}]")
         chosen = [dims[int(i)] for i in picks.reshape(-1)]
-        return _shape_result(n, chosen, data.type.np_dtype, picks.shape,
-                             lambda: n.op("tensor.gather", [data, indices], {"axis": axis}))
+        return shape_result(n, chosen, data.type.np_dtype, picks.shape,
+                            lambda: n.op("tensor.gather", [data, indices], {"axis": axis}))
     return n.op("tensor.gather", [data, indices], {"axis": axis})
 
 

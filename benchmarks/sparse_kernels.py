@@ -1,0 +1,252 @@
+"""Sparse kernels against their dense baselines, as speedup ratios (medians, same process).
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/sparse_kernels.py
+    python benchmarks/sparse_kernels.py --quick           # fewer sparsities and repeats
+    python benchmarks/sparse_kernels.py --compile-time    # also time a cold numba compile
+    python benchmarks/sparse_kernels.py --blas-spin       # leave OpenBLAS's idle spin on
+
+For every shape and sparsity it runs the dense baseline and the sparse kernel
+alternately, `--repeats` times each, and prints the median times, the speedup
+(dense median / sparse median) and the fraction of the ideal speedup 1/(1-s)
+that it reaches.
+
+- matmul: `sparse.matmul_csc` against numpy's ``x @ W`` (OpenBLAS, every core):
+  3072x768 (out x in) at 128 tokens, the BERT-ish 768x768 and 768x3072 at 128
+  tokens, and the GEMV 4096x4096 (one token).
+- conv 3x3 (pad 1, stride 1, batch 1): `sparse.conv2d_csr` against im2col + one
+  dense GEMM (written here: nine strided copies into [C*9, H*W], then
+  ``W[O, C*9] @ cols``) and against the repo's `nn.conv2d` kernel.
+
+Weights are random normal with an exact fraction `s` of zeros at random places
+(unstructured, as magnitude pruning of a random weight gives).
+
+Threads: before numpy is imported this script sets OPENBLAS_THREAD_TIMEOUT=4
+(unless set or `--blas-spin`): OpenBLAS's idle threads then sleep at once
+instead of spinning for ~0.1 s after every call, which otherwise takes a core
+from the sparse kernel that follows (see docs/sparse-kernels.md). It prints
+the BLAS library, its kernel and threads (threadpoolctl), and numba's
+threading layer.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SPARSITIES = (0.5, 0.8, 0.9, 0.95, 0.98)
+QUICK_SPARSITIES = (0.5, 0.9, 0.95)
+MATMULS = [  # (label, out features N, in features K, tokens M)
+    ("GEMM 3072x768 @128", 3072, 768, 128),
+    ("BERT 768x768 @128", 768, 768, 128),
+    ("BERT 768x3072 @128", 768, 3072, 128),
+    ("GEMV 4096x4096", 4096, 4096, 1),
+]
+CONVS = [  # (label, channels in = out, height = width)
+    ("conv3x3 64ch 56x56", 64, 56),
+    ("conv3x3 128ch 28x28", 128, 28),
+    ("conv3x3 256ch 56x56", 256, 56),
+]
+
+
+def _parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="sparsities 0.5/0.9/0.95, fewer repeats")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per kernel (default 25, quick 9)")
+    p.add_argument("--compile-time", action="store_true",
+                   help="time the first call with an empty numba cache (a subprocess)")
+    p.add_argument("--blas-spin", action="store_true",
+                   help="do not set OPENBLAS_THREAD_TIMEOUT (OpenBLAS threads spin after each call)")
+    p.add_argument("--only", default="", help="run only cases whose label contains this text")
+    return p.parse_args()
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+if ARGS is not None and not ARGS.blas_spin:
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402  (after the environment is set)
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402,F401
+
+from runtime.kernels import get_kernel  # noqa: E402
+from runtime.kernels import sparse_numba  # noqa: E402
+from runtime.sparse_format import conv_weight_parts, matmul_weight_parts  # noqa: E402
+
+
+def random_sparse(rng, shape, sparsity: float, dtype=np.float32) -> np.ndarray:
+    """A random normal array with exactly round(sparsity * size) zeros at random places."""
+    w = rng.standard_normal(shape).astype(dtype)
+    flat = w.reshape(-1)
+    flat[rng.permutation(flat.size)[: int(round(sparsity * flat.size))]] = 0
+    return w
+
+
+def im2col_conv3x3(x: np.ndarray, w2d: np.ndarray) -> np.ndarray:
+    """The baseline: pad 1, nine strided copies into cols [C*9, H*W], one GEMM."""
+    n, c, h, wd = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    cols = np.empty((c, 3, 3, h, wd), dtype=x.dtype)
+    for i in range(3):
+        for j in range(3):
+            cols[:, i, j] = xp[0, :, i:i + h, j:j + wd]
+    return (w2d @ cols.reshape(c * 9, h * wd)).reshape(1, -1, h, wd)
+
+
+def interleaved_medians(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, run round-robin `repeats` times after one warm-up."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: float(np.median(ts)) for name, ts in times.items()}
+
+
+def environment() -> list[str]:
+    warm = np.ones((2, 4), dtype=np.float32)              # starts numba's thread pool
+    get_kernel("sparse.matmul_csc")(warm, *matmul_weight_parts(np.eye(4, dtype=np.float32)), k=4, n=4)
+    lines = [f"numpy {np.__version__}, numba threading layer {sparse_numba.numba.threading_layer()}"
+             f", {sparse_numba.num_threads()} numba threads, {os.cpu_count()} cpus"]
+    try:
+        from threadpoolctl import threadpool_info
+        for info in threadpool_info():
+            lines.append(f"{info.get('user_api')}: {info.get('internal_api')} "
+                         f"{info.get('version')} kernel={info.get('architecture')} "
+                         f"threads={info.get('num_threads')} ({Path(info.get('filepath', '')).name})")
+    except ImportError:
+        lines.append("threadpoolctl not installed: BLAS kernel and threads unknown")
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT",
+                "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "NUMBA_NUM_THREADS"):
+        lines.append(f"  {var}={os.environ.get(var, '(unset)')}")
+    return lines
+
+
+def header() -> str:
+    return (f"{'case':22s} {'sparsity':>8s} {'dense ms':>9s} {'sparse ms':>9s} "
+            f"{'speedup':>8s} {'of ideal':>8s}")
+
+
+def row(label: str, s: float, dense: float, sparse: float) -> str:
+    speed = dense / sparse
+    return (f"{label:22s} {s:8.2f} {dense * 1e3:9.3f} {sparse * 1e3:9.3f} "
+            f"{speed:7.2f}x {speed * (1 - s):7.0%}")
+
+
+def break_even(points: list[tuple[float, float]]) -> str:
+    """The sparsity where the speedup crosses 1, interpolated between measured points."""
+    points = sorted(points)
+    if points and points[0][1] >= 1:
+        return f"<= {points[0][0]:.2f} (faster at every measured sparsity)"
+    for (s0, v0), (s1, v1) in zip(points, points[1:]):
+        if v0 < 1 <= v1:
+            return f"~{s0 + (s1 - s0) * (1 - v0) / (v1 - v0):.2f}"
+    return "not reached"
+
+
+def bench_matmul(rng, sparsities, repeats, only: str) -> None:
+    mm = get_kernel("sparse.matmul_csc")
+    print("\n== matmul: sparse.matmul_csc vs numpy x @ W (dense, OpenBLAS) ==")
+    print(header())
+    for label, n, k, m in MATMULS:
+        if only not in label:
+            continue
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        curve = []
+        for s in sparsities:
+            w = random_sparse(rng, (k, n), s)          # W[K, N] of x @ W
+            parts = matmul_weight_parts(w)
+            y = mm(x, *parts, k=k, n=n)
+            assert np.allclose(y, x @ w, rtol=1e-3, atol=1e-3), label
+            med = interleaved_medians({"dense": lambda: x @ w,
+                                       "sparse": lambda: mm(x, *parts, k=k, n=n)}, repeats)
+            curve.append((s, med["dense"] / med["sparse"]))
+            print(row(label, s, med["dense"], med["sparse"]), flush=True)
+        print(f"{'':22s} break-even sparsity: {break_even(curve)}")
+
+
+def bench_conv(rng, sparsities, repeats, only: str) -> None:
+    cv = get_kernel("sparse.conv2d_csr")
+    nn_conv = get_kernel("nn.conv2d")
+    print("\n== conv 3x3, pad 1, batch 1: sparse.conv2d_csr vs im2col + GEMM, and vs nn.conv2d ==")
+    print(header() + f" {'nn.conv2d ms':>12s} {'vs nn':>7s}")
+    geom = dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1], dilations=[1, 1], groups=1)
+    for label, c, hw in CONVS:
+        if only not in label:
+            continue
+        x = rng.standard_normal((1, c, hw, hw)).astype(np.float32)
+        for s in sparsities:
+            w = random_sparse(rng, (c, c, 3, 3), s)
+            parts = conv_weight_parts(w)
+            w2d = w.reshape(c, -1)
+            y = cv(x, *parts, out_channels=c, **geom)
+            assert np.allclose(y, im2col_conv3x3(x, w2d), rtol=1e-3, atol=1e-3), label
+            med = interleaved_medians({
+                "dense": lambda: im2col_conv3x3(x, w2d),
+                "sparse": lambda: cv(x, *parts, out_channels=c, **geom),
+                "nn": lambda: nn_conv(x, w, None, strides=[1, 1], pads=[1, 1, 1, 1],
+                                      dilations=[1, 1], groups=1),
+            }, repeats)
+            print(row(label, s, med["dense"], med["sparse"])
+                  + f" {med['nn'] * 1e3:12.3f} {med['nn'] / med['sparse']:6.2f}x", flush=True)
+
+
+COMPILE_PROBE = """
+import time, numpy as np
+t0 = time.perf_counter()
+from runtime.kernels import get_kernel
+from runtime.sparse_format import matmul_weight_parts, conv_weight_parts
+t1 = time.perf_counter()
+rng = np.random.default_rng(0)
+w = rng.standard_normal((64, 32)).astype(np.float32); w[w < 0.5] = 0
+mm = get_kernel("sparse.matmul_csc"); cv = get_kernel("sparse.conv2d_csr")
+times = {}
+for name, m in (("matmul (pack + spmm)", 8), ("gemv (spmv)", 1)):
+    x = rng.standard_normal((m, 64)).astype(np.float32)
+    t = time.perf_counter(); mm(x, *matmul_weight_parts(w), k=64, n=32); times[name] = time.perf_counter() - t
+wc = rng.standard_normal((8, 4, 3, 3)).astype(np.float32); wc[wc < 0.5] = 0
+x = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
+t = time.perf_counter()
+cv(x, *conv_weight_parts(wc), out_channels=8, kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1],
+   dilations=[1, 1], groups=1)
+times["conv (phases + offsets + spconv)"] = time.perf_counter() - t
+print(f"  import: {t1 - t0:.2f} s; " + "; ".join(f"{k}: {v:.2f} s" for k, v in times.items()))
+"""
+
+
+def compile_times() -> None:
+    """First-call times in fresh processes: with an empty numba cache, then with it filled."""
+    import tempfile
+    print("\n== first call (f32, uint16 indices): numba compile, then cache load ==")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for what in ("cold (empty cache: compile + write)", "warm (cache filled: load)"):
+            print(what)
+            subprocess.run([sys.executable, "-c", COMPILE_PROBE], env=env, cwd=ROOT, check=True)
+
+
+def main() -> None:
+    args = ARGS
+    repeats = args.repeats or (9 if args.quick else 25)
+    sparsities = QUICK_SPARSITIES if args.quick else SPARSITIES
+    print("Sparse kernels vs dense baselines (median of %d interleaved runs each)" % repeats)
+    for line in environment():
+        print(line)
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    bench_matmul(rng, sparsities, repeats, args.only)
+    bench_conv(rng, sparsities, max(5, repeats // 3), args.only)
+    if args.compile_time:
+        compile_times()
+    print(f"\n(total {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
