@@ -900,9 +900,13 @@ kernel only below the measured crossover density.
 @click.option("--quick", is_flag=True, help="Fewer densities and repeats (less precise).")
 @click.option("--only", metavar="TEXT",
               help="Measure only the classes whose name contains TEXT, e.g. matmul/m=1.")
+@click.option("--sweeps", type=click.IntRange(min=1), default=2, show_default=True,
+              metavar="N", help="Measure every class N times (one sweep after another) and "
+                                "keep the best of each point: robust to bursts of other work.")
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite an existing file that is not a cost file.")
-def calibrate_cmd(output: Path, quick: bool, only: str | None, force: bool) -> None:
+def calibrate_cmd(output: Path, quick: bool, only: str | None, sweeps: int,
+                  force: bool) -> None:
     """Time the runtime's dense and sparse kernels and write the crossover densities."""
     from .sparsity.calibrate import calibrate
     from .sparsity.costmodel import COST_FORMAT
@@ -913,8 +917,8 @@ def calibrate_cmd(output: Path, quick: bool, only: str | None, force: bool) -> N
         raise WscError(f"refusing to overwrite {str(output)!r}: it is not a cost file",
                        hint="choose another path, or pass --force to overwrite it")
     command = "wsc calibrate -o " + output.name + (" --quick" if quick else "") + \
-        (f" --only {only}" if only else "")
-    doc = calibrate(command, quick=quick, only=only, progress=click.echo)
+        (f" --only {only}" if only else "") + f" --sweeps {sweeps}"
+    doc = calibrate(command, quick=quick, only=only, sweeps=sweeps, progress=click.echo)
     if not doc["classes"]:
         raise click.BadParameter(f"no shape class contains {only!r}", param_hint="'--only'")
     _atomic_write(output, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))

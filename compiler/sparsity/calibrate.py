@@ -149,9 +149,26 @@ def machine_load() -> float | None:
         return None
 
 
-def calibrate(command: str, *, quick: bool = False, only: str | None = None,
+def merge_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One class's measurements from several sweeps: the best time at every density."""
+    best: dict[float, float] = {}
+    for e in entries:
+        for d, t in zip(e["densities"], e["sparse_seconds"]):
+            best[d] = min(best.get(d, float("inf")), t)
+    ds = sorted(best)
+    return {"shape": entries[0]["shape"],
+            "dense_seconds": min(e["dense_seconds"] for e in entries),
+            "densities": ds, "sparse_seconds": [best[d] for d in ds]}
+
+
+def calibrate(command: str, *, quick: bool = False, only: str | None = None, sweeps: int = 1,
               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Measure every class (those whose key contains `only`, if given); the cost-file JSON."""
+    """Measure every class (those whose key contains `only`, if given); the cost-file JSON.
+
+    With `sweeps` > 1 every class is measured that many times, a sweep over all
+    classes after another, and the best time of each point is kept: a burst of
+    other work on the machine then spoils one sweep's point, not the result.
+    """
     from .costmodel import Curve
     densities = QUICK_DENSITIES if quick else DENSITIES
     load = machine_load()
@@ -159,12 +176,17 @@ def calibrate(command: str, *, quick: bool = False, only: str | None = None,
         progress(f"warning: the machine is busy (load average {load:.1f} on {os.cpu_count()} "
                  f"cores); other work disturbs the timings, parallel sparse kernels most: "
                  f"calibrate on a quiet machine")
+    shapes = {k: v for k, v in representative_shapes().items() if not only or only in k}
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in shapes}
+    for sweep in range(sweeps):
+        for key, shape in shapes.items():
+            runs[key].append(measure_class(key, shape, densities,
+                                           min_total=0.02 if quick else 0.1,
+                                           min_reps=3 if quick else 7,
+                                           max_reps=5 if quick else 40, seed=sweep))
     classes = {}
-    for key, shape in representative_shapes().items():
-        if only and only not in key:
-            continue
-        entry = measure_class(key, shape, densities, min_total=0.02 if quick else 0.1,
-                              min_reps=3 if quick else 7, max_reps=5 if quick else 40)
+    for key, shape in shapes.items():
+        entry = merge_entries(runs[key])
         curve = Curve(key, entry["dense_seconds"], tuple(entry["densities"]),
                       tuple(entry["sparse_seconds"]), shape)
         entry["crossover"] = round(curve.crossover(), 4)
@@ -183,6 +205,7 @@ def calibrate(command: str, *, quick: bool = False, only: str | None = None,
             "python": platform.python_version(),
             "numpy": np.__version__,
             "quick": quick,
+            "sweeps": sweeps,
             "load_average": None if load is None else round(load, 2),
         },
         "classes": classes,

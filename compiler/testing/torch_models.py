@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -74,7 +75,6 @@ class TorchExport:
 
     def op_histogram(self) -> dict[str, int]:
         """ONNX op type -> node count, most frequent first."""
-        import onnx
         hist = Counter(n.op_type for n in onnx.load_from_string(self.onnx).graph.node)
         return dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -87,8 +87,9 @@ def export(model: nn.Module, args: tuple, *, name: str, input_names, output_name
     `exporter` is "torchscript" (the classic tracer, `dynamo=False`) or "dynamo"
     (`torch.export` + onnxscript, which must be installed; it writes opset
     `MIN_DYNAMO_OPSET` or newer, whatever `opset` says). The result's `opset`
-    is the one the model declares. `keep_batchnorm=True` keeps BatchNormalization nodes in the graph
-    (the TorchScript exporter otherwise folds each one into the Conv before it)."""
+    is the one the model declares. `keep_batchnorm=True` keeps BatchNormalization
+    nodes in the graph (the TorchScript exporter otherwise folds each one into the
+    Conv before it)."""
     if exporter not in ("torchscript", "dynamo"):
         raise ValueError(f"exporter must be 'torchscript' or 'dynamo', got {exporter!r}")
     model.eval()
@@ -114,7 +115,6 @@ def export(model: nn.Module, args: tuple, *, name: str, input_names, output_name
                               input_names=list(input_names), output_names=list(output_names),
                               dynamic_axes=dynamic_axes, training=training)
             data = buf.getvalue()
-    import onnx
     opset = next(i.version for i in onnx.load_from_string(data).opset_import
                  if i.domain in ("", "ai.onnx"))
     return TorchExport(name, data, opset, tuple(input_names), tuple(output_names),
@@ -430,7 +430,8 @@ class Conv1D(nn.Module):
 
 def gelu_tanh(x):
     """GPT-2's GELU: the tanh approximation, written out as the original code does."""
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+    inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))
+    return 0.5 * x * (1.0 + torch.tanh(inner))
 
 
 class GPT2Attention(nn.Module):

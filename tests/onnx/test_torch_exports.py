@@ -9,8 +9,9 @@ shapes. A second compile fixes the shapes with `input_shapes`.
 
 The default run covers the small configs at opset 17, 13 (14 for ViT) and 20
 (the newest opset the exporter knows); the `slow` marker adds wider and
-deeper configs, and the same architectures from Hugging Face `transformers`
-when it is installed.
+deeper configs, the same architectures from Hugging Face `transformers` and
+the exports of the dynamo exporter (when `transformers` and `onnxscript` are
+installed).
 """
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+# Deselected by default (`pytest`); CI runs them with `pytest -m "slow or torch"`
+# after installing the [torch] extra.
+pytestmark = pytest.mark.torch
+
 import onnxruntime as ort  # noqa: E402
 
 import compiler  # noqa: E402
 from compiler.errors import CompileError  # noqa: E402
-from compiler.frontend.onnx import import_onnx  # noqa: E402
 from compiler.testing import torch_models as tm  # noqa: E402
 from runtime.executor import Executable  # noqa: E402
 
@@ -125,20 +129,8 @@ def test_resnet_with_dynamic_image_size_needs_fixed_shapes(tmp_path) -> None:
     with pytest.raises(CompileError) as e:  # a conv's output size of a symbolic height
         compiler.compile(path)
     assert "--input-shape" in str(e.value)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for size in (32, 40):  # the frontend fixes the sizes while importing
-        feeds = exp.feeds(batch=2, image_size=size)
-        module = import_onnx(path, input_shapes={"images": [2, 3, size, size]})
-        got = Executable(compiler.compile(module).program).run(feeds)["logits"]
-        np.testing.assert_allclose(got, session.run(None, feeds)[0], **TOL)
-
-
-@pytest.mark.xfail(strict=True, reason="compiler.compile imports an ONNX model before it "
-                                       "binds input_shapes, so a conv of a symbolic height "
-                                       "fails first; the driver should pass them to import_onnx")
-def test_compile_binds_input_shapes_while_importing_onnx(tmp_path) -> None:
-    exp = _export("resnet", dynamic_image=True)
-    _check_fixed(exp, tmp_path, dict(batch=2, image_size=40))
+    for size in (32, 40):  # input_shapes are applied while importing
+        _check_fixed(exp, tmp_path, dict(batch=2, image_size=size))
 
 
 def test_exports_are_deterministic() -> None:
@@ -196,7 +188,7 @@ def test_transformers_models(name, tmp_path) -> None:
 # -- slow: the dynamo (torch.export) exporter ----------------------------------------------
 
 # Its GPT-2 sizes the causal-mask slice as Min(max_positions, seq): a size wsc cannot
-# name with a symbolic seq (it compiles once the shapes are fixed).
+# name with a symbolic seq (it compiles with input_shapes fixed).
 _DYNAMO_NEEDS_FIXED = {"gpt2"}
 
 
@@ -211,11 +203,5 @@ def test_dynamo_exporter(name, tmp_path) -> None:
             compiler.compile(exp.save(tmp_path / f"{name}.onnx"))
     else:
         _check(exp, tmp_path, SHAPES[name])
-    path = exp.save(tmp_path / f"{name}_dynamo.onnx")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for dims in SHAPES[name]:  # fixed while importing (see the xfail above for the driver)
-        feeds = exp.feeds(**dims)
-        module = import_onnx(path, input_shapes={k: list(v.shape) for k, v in feeds.items()})
-        got = Executable(compiler.compile(module).program).run(feeds)
-        for out, want in zip(exp.output_names, session.run(None, feeds)):
-            np.testing.assert_allclose(got[out], want, **TOL)
+    for dims in SHAPES[name]:
+        _check_fixed(exp, tmp_path, dims)

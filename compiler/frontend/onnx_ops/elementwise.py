@@ -86,8 +86,8 @@ def binary(n):
     sizes = rule is not None and n.input(0).type.dtype in INT_DTYPES
     dims = _shape_operands(n, [0, 1]) if sizes else None
     if dims is not None:
-        (a, b), shape = dims
-        out = [rule(x, y) for x, y in zip(a, b)]
+        (xs, ys), shape = dims
+        out = [rule(x, y) for x, y in zip(xs, ys)]
         if all(d is not None for d in out):
             return _shape_value_result(n, out, shape, emit)
     return emit()

@@ -299,8 +299,8 @@ def softmax_2d(n):
     target = [-1 if sym else d for sym, d in zip(symbolic, x.type.shape)]
     if not any(symbolic):
         return n.op("tensor.reshape", [y], {"shape": target})
-    return n.op("tensor.reshape", [y, x],
-                {"shape": target, "like_dims": [i if sym else -1 for i, sym in enumerate(symbolic)]})
+    like_dims = [i if sym else -1 for i, sym in enumerate(symbolic)]
+    return n.op("tensor.reshape", [y, x], {"shape": target, "like_dims": like_dims})
 
 
 # -- normalizations --------------------------------------------------------------
