@@ -123,6 +123,8 @@ def environment() -> list[str]:
                          f"threads={info.get('num_threads')} ({Path(info.get('filepath', '')).name})")
     except ImportError:
         lines.append("threadpoolctl not installed: BLAS kernel and threads unknown")
+    lines.append("load average (1, 5, 15 min): %.2f %.2f %.2f -- other work on these cores "
+                 "skews every ratio" % os.getloadavg())
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT",
                 "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "NUMBA_NUM_THREADS"):
         lines.append(f"  {var}={os.environ.get(var, '(unset)')}")
@@ -245,7 +247,8 @@ def main() -> None:
     bench_conv(rng, sparsities, max(5, repeats // 3), args.only)
     if args.compile_time:
         compile_times()
-    print(f"\n(total {time.perf_counter() - start:.0f} s)")
+    print(f"\n(total {time.perf_counter() - start:.0f} s; load average now "
+          f"{os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":

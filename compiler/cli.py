@@ -880,15 +880,16 @@ def _npz_bytes(outputs: dict[str, np.ndarray]) -> bytes:
 
 CALIBRATE_EPILOG = """\b
 Examples:
-  wsc calibrate -o costs.json                  every shape class (a minute or two)
+  wsc calibrate -o costs.json                  every shape (a few minutes)
   wsc calibrate -o costs.json --quick          fewer densities and repeats
   wsc compile model.onnx --cost-model costs.json
 
 \b
-The file lists, per shape class (matmul by tokens M and weight size K*N,
-conv2d by reduction size and output positions), the dense kernel's time and
-the sparse kernel's time at several densities; select-kernels picks a sparse
-kernel only below the measured crossover density.
+The file lists, per measured shape (matmul by tokens M and weight K x N,
+conv2d by output positions, reduction size and channels), the dense kernel's
+time and the sparse kernel's time at several densities; select-kernels judges
+a layer by the nearest measured shape and picks a sparse kernel only below
+its crossover density.
 """
 
 
@@ -899,10 +900,11 @@ kernel only below the measured crossover density.
               help="Where to write the cost file.")
 @click.option("--quick", is_flag=True, help="Fewer densities and repeats (less precise).")
 @click.option("--only", metavar="TEXT",
-              help="Measure only the classes whose name contains TEXT, e.g. matmul/m=1.")
+              help="Measure only the shapes whose key contains TEXT, e.g. matmul/m=1/ or "
+                   "conv2d/.")
 @click.option("--sweeps", type=click.IntRange(min=1), default=2, show_default=True,
-              metavar="N", help="Measure every class N times (one sweep after another) and "
-                                "keep the best of each point: robust to bursts of other work.")
+              metavar="N", help="Measure every shape N times (one sweep after another) and "
+                                "keep the best time of each: robust to bursts of other work.")
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite an existing file that is not a cost file.")
 def calibrate_cmd(output: Path, quick: bool, only: str | None, sweeps: int,
@@ -918,11 +920,13 @@ def calibrate_cmd(output: Path, quick: bool, only: str | None, sweeps: int,
                        hint="choose another path, or pass --force to overwrite it")
     command = "wsc calibrate -o " + output.name + (" --quick" if quick else "") + \
         (f" --only {only}" if only else "") + f" --sweeps {sweeps}"
+    from .sparsity.calibrate import measured_shapes
+    if only and not any(only in k for k in measured_shapes()):
+        raise click.BadParameter(f"no measured shape contains {only!r} (e.g. matmul/m=1, "
+                                 f"conv2d/p=196)", param_hint="'--only'")
     doc = calibrate(command, quick=quick, only=only, sweeps=sweeps, progress=click.echo)
-    if not doc["classes"]:
-        raise click.BadParameter(f"no shape class contains {only!r}", param_hint="'--only'")
     _atomic_write(output, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
-    click.echo(f"wrote {output} ({len(doc['classes'])} classes)")
+    click.echo(f"wrote {output} ({len(doc['points'])} measured shapes)")
 
 
 # ----------------------------------------------------------------------------

@@ -112,19 +112,27 @@ def _select(op: Op, names: dict[Value, str], parts: dict[Constant, tuple[str, st
         return op.name, [names[v] for v in op.operands], op.attrs
     i, w = sparse[0]
     fmt = w.type.encoding.format
-    if op.name == "nn.matmul" and i == 1 and len(sparse) == 1 and fmt == "csc":
+    fused = op.name.startswith("fused.")
+    epilogue_ok = not fused or (not op.attrs["residual"] and op.attrs["activation"] in
+                                ("none", "relu"))
+    activation = op.attrs["activation"] if fused else "none"
+    bias = [names[v] for v in op.operands[2:3]] if (not fused or op.attrs["has_bias"]) else []
+    if op.name in ("nn.matmul", "fused.matmul_epilogue") and i == 1 and len(sparse) == 1 \
+            and fmt == "csc" and epilogue_ok:
         k, n = w.type.shape
-        return ("sparse.matmul_csc", [names[op.operands[0]], *parts[w]],
-                {"k": k, "n": n, "activation": "none"})
-    if op.name == "nn.conv2d" and i == 1 and len(sparse) == 1 and fmt == "csr":
+        return ("sparse.matmul_csc", [names[op.operands[0]], *parts[w], *bias],
+                {"k": k, "n": n, "activation": activation})
+    if op.name in ("nn.conv2d", "fused.conv2d_epilogue") and i == 1 and len(sparse) == 1 \
+            and fmt == "csr" and epilogue_ok:
         o, _, kh, kw = w.type.shape
-        attrs = {"out_channels": o, "kernel_shape": [kh, kw], **op.attrs, "activation": "none"}
-        rest = [names[v] for v in op.operands[2:]]
-        return "sparse.conv2d_csr", [names[op.operands[0]], *parts[w], *rest], attrs
+        conv = {k: op.attrs[k] for k in ("strides", "pads", "dilations", "groups")}
+        attrs = {"out_channels": o, "kernel_shape": [kh, kw], **conv, "activation": activation}
+        return "sparse.conv2d_csr", [names[op.operands[0]], *parts[w], *bias], attrs
     raise CompileError(f"cannot lower {op.name}: its operand {i} @{w.name} is stored sparsely "
                        f"({w.type.encoding}) and no sparse kernel takes it there", op.loc,
-                       hint="sparse kernels: nn.matmul with a #csc right operand, nn.conv2d "
-                            "with a #csr weight (run select-kernels to choose encodings)")
+                       hint="sparse kernels: nn.matmul / fused.matmul_epilogue with a #csc right "
+                            "operand, nn.conv2d / fused.conv2d_epilogue with a #csr weight, "
+                            "epilogues bias and none/relu (select-kernels chooses encodings)")
 
 
 def _sparse_parts(c: Constant, part_names: tuple[str, str, str]) -> dict[str, np.ndarray]:

@@ -15,7 +15,14 @@ The importer walks the graph in order and hands each node to its converter
   shape arithmetic that exporters emit for dynamic batch and sequence sizes
   still resolves at compile time;
 - every node is checked for a converter first: all unsupported ops are
-  reported at once, with node names and the opset, before anything is built.
+  reported at once, with node names and the opset, before anything is built;
+- a *sequence* value (SequenceConstruct, SplitToSequence...) is a Python list
+  of IR values while the importer runs: the IR has no sequence type, so the
+  sequence ops (`onnx_ops/sequence.py`) are evaluated at compile time and need
+  compile-time positions. A sequence graph input of n tensors is n inputs
+  `<name>_0` .. `<name>_<n-1>` (its element shapes, hence n, are given in
+  `input_shapes` as a list of shapes); a sequence graph output of n tensors is n
+  outputs named the same way.
 """
 from __future__ import annotations
 
@@ -160,8 +167,9 @@ def onnx_dtype(elem_type: int, where: str) -> str:
 def _value_info_type(vi, shapes: dict[str, list[int]] | None) -> TensorType:
     where = f"input {vi.name!r}"
     if not vi.type.HasField("tensor_type"):
-        raise CompileError(f"{where} is not a tensor (sequences, maps and optionals are "
-                           "not supported)")
+        raise CompileError(f"{where} is not a tensor (maps and optionals are not supported; "
+                           "a sequence input needs its element shapes, see "
+                           "`sequence_input_types`)")
     tt = vi.type.tensor_type
     dtype = onnx_dtype(tt.elem_type, where)
     if shapes and vi.name in shapes:
@@ -187,6 +195,28 @@ def _value_info_type(vi, shapes: dict[str, list[int]] | None) -> TensorType:
         else:
             dims.append(f"{sanitize(vi.name)}_d{i}")
     return TensorType(tuple(dims), dtype)
+
+
+def sequence_input_types(vi, shapes: dict | None) -> list[TensorType]:
+    """The element types of a sequence-typed graph input, from `shapes[name]` (one shape per
+    element: its length is fixed at compile time like any other size)."""
+    seq = vi.type.sequence_type.elem_type
+    if not seq.HasField("tensor_type"):
+        raise CompileError(f"input {vi.name!r} is a sequence of non-tensors (not supported)")
+    given = (shapes or {}).get(vi.name)
+    if given is None or not all(isinstance(s, (list, tuple)) for s in given):
+        raise CompileError(f"input {vi.name!r} is a sequence: its length and element shapes must "
+                           f"be known at compile time",
+                           hint=f"give one shape per element, e.g. input_shapes={{{vi.name!r}: "
+                                f"[[2, 3], [4, 3]]}}; the elements become the inputs "
+                                f"{sanitize(vi.name)}_0, {sanitize(vi.name)}_1, ...")
+    dtype = onnx_dtype(seq.tensor_type.elem_type, f"input {vi.name!r}")
+    rank = len(seq.tensor_type.shape.dim) if seq.tensor_type.HasField("shape") else None
+    for i, dims in enumerate(given):
+        if rank is not None and len(dims) != rank:
+            raise CompileError(f"input {vi.name!r}: element {i} was given rank {len(dims)}, the "
+                               f"model says rank {rank}")
+    return [TensorType(tuple(dims), dtype) for dims in given]
 
 
 # ---------------------------------------------------------------------------
@@ -218,7 +248,24 @@ class NodeContext:
     def input(self, i: int) -> Value:
         if not self.has_input(i):
             self.fail(f"input {i} is required")
-        return self.importer.lookup(self.node.input[i], self.loc)
+        v = self.importer.lookup(self.node.input[i], self.loc)
+        if isinstance(v, list):
+            self.fail(f"input {i} ({self.node.input[i]!r}) is a sequence, this op takes a tensor")
+        return v
+
+    def is_sequence(self, i: int) -> bool:
+        """Whether input `i` is a sequence (a list of tensors while importing)."""
+        return self.has_input(i) and isinstance(
+            self.importer.lookup(self.node.input[i], self.loc), list)
+
+    def sequence(self, i: int) -> list[Value]:
+        """Input `i` as a sequence: the list of its tensors (a new list, safe to change)."""
+        if not self.has_input(i):
+            self.fail(f"input {i} is required")
+        v = self.importer.lookup(self.node.input[i], self.loc)
+        if not isinstance(v, list):
+            self.fail(f"input {i} ({self.node.input[i]!r}) must be a sequence, got a tensor")
+        return list(v)
 
     def optional_input(self, i: int) -> Value | None:
         return self.input(i) if self.has_input(i) else None
@@ -316,10 +363,10 @@ class _Importer:
         self.source = source
         self.module = Module(sanitize(name, "main"))
         self.builder = Builder(self.module)
-        self.values: dict[str, Value] = {}        # ONNX tensor name -> value
+        self.values: dict[str, Value | list[Value]] = {}  # ONNX name -> value (list: a sequence)
         self.shape_values: dict[Value, list[Dim]] = {}
 
-    def lookup(self, name: str, loc: Location) -> Value:
+    def lookup(self, name: str, loc: Location) -> Value | list[Value]:
         try:
             return self.values[name]
         except KeyError:
@@ -409,6 +456,11 @@ class _Importer:
                                        f"the model declares {expect}")
                 self.values[vi.name] = self.new_constant(arr, vi.name)
                 continue
+            if vi.type.HasField("sequence_type"):
+                self.values[vi.name] = [
+                    self.module.add_input(f"{sanitize(vi.name, 'input')}_{j}", t)
+                    for j, t in enumerate(sequence_input_types(vi, self.input_shapes))]
+                continue
             v = self.module.add_input(sanitize(vi.name, "input"),
                                       _value_info_type(vi, self.input_shapes))
             self.values[vi.name] = v
@@ -431,6 +483,9 @@ class _Importer:
                     continue
                 if j >= len(outs) or outs[j] is None:
                     ctx.fail(f"output {j} ({name!r}) is not supported by wsc's converter")
+                if isinstance(outs[j], list):  # a sequence: its tensors keep their names
+                    self.values[name] = list(outs[j])
+                    continue
                 if outs[j] in created and outs[j].name is None:
                     outs[j].name = sanitize(name)
                 self.values[name] = outs[j]
@@ -438,21 +493,29 @@ class _Importer:
         for vi in g.output:
             if vi.name not in self.values:
                 raise CompileError(f"graph output {vi.name!r} is not produced by any node")
-            out_name = sanitize(vi.name, "output")
-            if out_name in self.module.outputs:
-                out_name = f"{out_name}_{len(self.module.outputs)}"
-            self.module.outputs[out_name] = self.values[vi.name]
+            value = self.values[vi.name]
+            if isinstance(value, list):  # a sequence: one output per tensor
+                for j, v in enumerate(value):
+                    self._add_output(f"{sanitize(vi.name, 'output')}_{j}", v)
+                continue
+            self._add_output(sanitize(vi.name, "output"), value)
         return self.module
 
+    def _add_output(self, out_name: str, value: Value) -> None:
+        if out_name in self.module.outputs:
+            out_name = f"{out_name}_{len(self.module.outputs)}"
+        self.module.outputs[out_name] = value
 
-def import_onnx(source, *, input_shapes: dict[str, list[int]] | None = None,
+
+def import_onnx(source, *, input_shapes: dict[str, list] | None = None,
                 constant_inputs: dict[str, np.ndarray] | None = None,
                 name: str | None = None) -> Module:
     """Import an ONNX model (path, bytes or ModelProto) as a verified Module.
 
-    `input_shapes` fixes symbolic input dims; `constant_inputs` specializes the
-    model for given values of some inputs (they become constants, e.g. a shape
-    tensor that a Reshape reads)."""
+    `input_shapes` fixes symbolic input dims (for a sequence input: a list of
+    shapes, one per element); `constant_inputs` specializes the model for given
+    values of some inputs (they become constants, e.g. a shape tensor that a
+    Reshape reads)."""
     model = load_model(source)
     where = str(source) if isinstance(source, (str, Path)) else (model.graph.name or "model")
     if name is None:

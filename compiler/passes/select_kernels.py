@@ -36,6 +36,7 @@ from ..sparsity.weights import WeightUse, find_weight_uses, weights_by_name
 from .base import Pass, PassContext, option
 
 FORCE_CHOICES = ("auto", "dense", "sparse")
+SPARSE_ACTIVATIONS = ("none", "relu")   # the epilogues of the sparse kernels
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,12 @@ class SelectKernels(Pass):
     def _decide(self, group: list[WeightUse], users, is_output: bool, density: float,
                 nnz: int, model: CostModel | None, symbols: dict[str, int]) -> Decision:
         first = group[0]
-        kinds = {_sparse_kind(u) for u in group}
+        kinds = {_sparse_kind(u)[0] for u in group}
         dense_kernel = first.op.name
         if None in kinds or len(kinds) != 1:
-            ops = sorted({u.op.name for u in group if _sparse_kind(u) is None})
-            return Decision(False, dense_kernel, None,
-                            f"no sparse kernel for {', '.join(ops) or 'mixed uses'}")
+            whys = sorted({_sparse_kind(u)[1] for u in group if _sparse_kind(u)[0] is None})
+            return Decision(False, dense_kernel, None, "; ".join(whys) or
+                            "uses of different kinds (matmul and conv)")
         other = [op for op in users if op not in {u.op for u in group}]
         if other or is_output or len(users) != len(group):
             what = (f"also used by {other[0].name}" if other else
@@ -119,13 +120,29 @@ class SelectKernels(Pass):
         return dense[0] if dense else chosen[0]
 
 
-def _sparse_kind(use: WeightUse) -> str | None:
-    """"matmul" / "conv2d" when a sparse kernel can run this use, else None."""
-    if use.kind == "matmul":
-        return "matmul"
-    if use.op.name == "nn.conv2d":
-        return "conv2d"
-    return None
+def _sparse_kind(use: WeightUse) -> tuple[str | None, str]:
+    """("matmul" / "conv2d", "") when a sparse kernel can run this use, else (None, why).
+
+    A fused op can run on a sparse kernel when its epilogue is one the kernel
+    has: an optional bias ([N] for matmul, [O] for conv) and activation none
+    or relu; a residual needs the dense kernel.
+    """
+    op = use.op
+    kind = {"nn.matmul": "matmul", "fused.matmul_epilogue": "matmul",
+            "nn.conv2d": "conv2d", "fused.conv2d_epilogue": "conv2d"}.get(op.name)
+    if kind is None or use.kind not in ("matmul", "conv"):
+        return None, f"no sparse kernel for {op.name}"
+    if op.name.startswith("fused."):
+        if op.attrs.get("residual"):
+            return None, f"{op.name} adds a residual, which {SPARSE_KERNELS[kind]} cannot"
+        if op.attrs.get("activation") not in SPARSE_ACTIVATIONS:
+            return None, (f"{op.name} applies {op.attrs.get('activation')}; "
+                          f"{SPARSE_KERNELS[kind]} has {', '.join(SPARSE_ACTIVATIONS)}")
+        if op.attrs.get("has_bias") and kind == "matmul":
+            bias = op.operands[2].type
+            if bias.shape != (use.shape[1],):
+                return None, f"{op.name} adds a bias of shape {list(bias.shape)}, not [N]"
+    return kind, ""
 
 
 def _nnz(c) -> int:

@@ -207,11 +207,12 @@ class _Strips:
     """Per budget: the matrix of each kernel's stack length at each candidate strip width."""
 
     def __init__(self, frames: list[_Frame], order: list[int], across_total: int,
-                 along_total: int):
+                 along_total: int, min_strip: int = 1):
         self.order = order
         self.along_total = along_total
-        widths = np.unique(np.concatenate([fr.across for fr in frames]))
-        self.widths = widths[widths <= across_total]
+        lo = min(max(1, min_strip), across_total)
+        widths = np.unique(np.concatenate([fr.across for fr in frames] + [[lo]]))
+        self.widths = widths[(widths <= across_total) & (widths >= lo)]
         n = len(order)
         nW = len(self.widths)
         self.pick = np.zeros((nW, n), dtype=np.int64)
@@ -507,15 +508,21 @@ def _improve(lay: _Layout, ev: _WireEval, along_total: int, across_total: int,
 # --- the search -------------------------------------------------------------------
 
 def place(problem: PlacementProblem, *, time_weight: float = 1.0, wire_weight: float = 0.0,
-          budget: Fraction | None = None, time_limit: float = 8.0) -> Placement:
+          budget: Fraction | None = None, time_limit: float | None = 8.0,
+          min_strip: int = 1) -> Placement:
     """Size and place every kernel of `problem`; raise `PlacementError` if it cannot fit.
 
     The time budget is the smallest the strip packer reaches (or `budget` if
     given). With `wire_weight` > 0 a few slightly larger budgets are tried too,
     keeping the one with the least ``time_weight * max_time + wire_weight * wire``.
+    `time_limit` (seconds) bounds the local search; None runs it to the end (deterministic).
+    `min_strip` is the narrowest strip allowed: consecutive kernels of a strip share a
+    boundary about that wide, which bounds the bandwidth between them.
     """
     start = _time.monotonic()
-    deadline = start + time_limit
+    # No time limit: every search runs to its end, so the result does not depend on the
+    # machine's speed (the compiler needs that for byte-identical artifacts).
+    deadline = start + time_limit if time_limit is not None else math.inf
     sizer = Sizer(problem)
     n = len(problem.kernels)
     if n == 0:
@@ -536,7 +543,7 @@ def place(problem: PlacementProblem, *, time_weight: float = 1.0, wire_weight: f
             frames.append(frames_by_id[id(f)])
         across, along = ((problem.height, problem.width) if transpose
                          else (problem.width, problem.height))
-        return _Strips(frames, order, across, along), frames
+        return _Strips(frames, order, across, along, min_strip), frames
 
     def feasible(tn: int, transpose: bool) -> bool:
         got = strips_at(tn, transpose)

@@ -1,11 +1,11 @@
 """Measure dense vs sparse kernels on this machine and write a cost file.
 
-    wsc calibrate -o costs.json            # every class, ~1-2 minutes
+    wsc calibrate -o costs.json            # every shape, a few minutes
     wsc calibrate -o quick.json --quick    # fewer densities and repeats
     wsc compile model.onnx --cost-model costs.json
 
-For each shape class of `costmodel.py` one representative shape is timed:
-the sparse kernel at increasing densities (a random weight with exactly that
+Each shape of `measured_shapes` (they cover the classes of `costmodel.py`)
+is timed: the sparse kernel at increasing densities (a random weight with exactly that
 fraction of nonzeros), alternating call by call with the dense kernel on the
 same weight so that both see the same machine; each time is the best of
 several runs after a warm-up (the minimum is the least disturbed by other
@@ -28,27 +28,31 @@ import numpy as np
 from runtime.sparse_format import to_csr
 
 from ..errors import CompileError
-from .costmodel import COST_FORMAT, conv2d_class, matmul_class
+from .costmodel import COST_FORMAT, Curve, point_key, shape_class
 
 DENSITIES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9)
 QUICK_DENSITIES = (0.05, 0.2, 0.5)
 STOP_RATIO = 2.0
 
-# Representative shapes: matmul (m, k, n), conv2d (channels in = out, kernel 3x3, size).
+# The measured shapes. matmul: tokens m x weights (k, n), both orientations;
+# conv2d: (channels in, channels out, height = width), 3x3 kernel, stride 1, pad 1.
 MATMUL_M = (1, 8, 64, 256)
-MATMUL_KN = ((256, 256), (512, 1024), (1024, 2048))
-CONV_SHAPES = ((16, 14), (64, 14), (16, 32), (64, 32))   # (channels, height = width)
+MATMUL_KN = ((256, 256), (784, 256), (256, 1024), (1024, 1024), (768, 3072), (3072, 768))
+CONV_SHAPES = ((1, 8, 28), (3, 32, 32), (8, 16, 14), (16, 16, 32), (32, 32, 56), (64, 64, 14),
+               (64, 64, 32), (128, 128, 8))
 
 
-def representative_shapes() -> dict[str, dict[str, int]]:
-    """Class key -> the shape measured for it."""
-    out: dict[str, dict[str, int]] = {}
+def measured_shapes() -> dict[str, dict[str, Any]]:
+    """Point key -> {"kind", "dims", "shape"} of every shape `wsc calibrate` measures."""
+    out: dict[str, dict[str, Any]] = {}
     for m in MATMUL_M:
         for k, n in MATMUL_KN:
-            out[matmul_class(m, k, n)] = {"m": m, "k": k, "n": n}
-    for c, hw in CONV_SHAPES:
-        out[conv2d_class(c * 9, hw * hw)] = {"n": 1, "c": c, "o": c, "kh": 3, "kw": 3,
-                                             "h": hw, "w": hw}
+            dims = {"m": m, "k": k, "n": n}
+            out[point_key("matmul", dims)] = {"kind": "matmul", "dims": dims, "shape": dims}
+    for c, o, hw in CONV_SHAPES:
+        dims = {"p": hw * hw, "r": c * 9, "o": o}
+        shape = {"n": 1, "c": c, "o": o, "kh": 3, "kw": 3, "h": hw, "w": hw}
+        out[point_key("conv2d", dims)] = {"kind": "conv2d", "dims": dims, "shape": shape}
     return out
 
 
@@ -91,12 +95,13 @@ def _random_weight(rng: np.random.Generator, rows: int, cols: int, density: floa
     return w.reshape(rows, cols)
 
 
-def measure_class(key: str, shape: dict[str, int], densities, min_total: float = 0.1,
+def measure_point(kind: str, shape: dict[str, int], densities, min_total: float = 0.1,
                   min_reps: int = 5, max_reps: int = 40, seed: int = 0) -> dict[str, Any]:
-    """The cost-file entry of one class: dense seconds and sparse seconds per density."""
+    """One point of the cost file: dense seconds and sparse seconds per density."""
     kernels = _kernels()
     rng = np.random.default_rng(seed)
-    if key.startswith("matmul/"):
+    key = f"{kind} {shape}"
+    if kind == "matmul":
         m, k, n = shape["m"], shape["k"], shape["n"]
         x = rng.standard_normal((m, k)).astype(np.float32)
         dense_fn = kernels["nn.matmul"]
@@ -137,7 +142,7 @@ def measure_class(key: str, shape: dict[str, int], densities, min_total: float =
         sparse_s.append(ts)
         if ts > STOP_RATIO * dense_s:
             break
-    return {"shape": shape, "dense_seconds": dense_s, "densities": measured_d,
+    return {"dense_seconds": dense_s, "densities": measured_d,
             "sparse_seconds": sparse_s}
 
 
@@ -150,49 +155,56 @@ def machine_load() -> float | None:
 
 
 def merge_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """One class's measurements from several sweeps: the best time at every density."""
+    """One point's measurements from several sweeps: the best time at every density."""
     best: dict[float, float] = {}
     for e in entries:
         for d, t in zip(e["densities"], e["sparse_seconds"]):
             best[d] = min(best.get(d, float("inf")), t)
     ds = sorted(best)
-    return {"shape": entries[0]["shape"],
-            "dense_seconds": min(e["dense_seconds"] for e in entries),
+    return {"dense_seconds": min(e["dense_seconds"] for e in entries),
             "densities": ds, "sparse_seconds": [best[d] for d in ds]}
+
+
+def machine_load() -> float | None:
+    """The 1-minute load average (None where the OS does not say)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def calibrate(command: str, *, quick: bool = False, only: str | None = None, sweeps: int = 1,
               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Measure every class (those whose key contains `only`, if given); the cost-file JSON.
+    """Measure every point (those whose key contains `only`, if given); the cost-file JSON.
 
-    With `sweeps` > 1 every class is measured that many times, a sweep over all
-    classes after another, and the best time of each point is kept: a burst of
-    other work on the machine then spoils one sweep's point, not the result.
+    With `sweeps` > 1 every point is measured that many times, a sweep over all
+    points after another, and the best time of each density is kept: a burst
+    of other work on the machine then spoils one sweep's time, not the result.
     """
-    from .costmodel import Curve
     densities = QUICK_DENSITIES if quick else DENSITIES
     load = machine_load()
     if progress and load is not None and load > 0.5 * (os.cpu_count() or 1):
         progress(f"warning: the machine is busy (load average {load:.1f} on {os.cpu_count()} "
                  f"cores); other work disturbs the timings, parallel sparse kernels most: "
                  f"calibrate on a quiet machine")
-    shapes = {k: v for k, v in representative_shapes().items() if not only or only in k}
+    shapes = {k: v for k, v in measured_shapes().items() if not only or only in k}
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in shapes}
     for sweep in range(sweeps):
-        for key, shape in shapes.items():
-            runs[key].append(measure_class(key, shape, densities,
+        for key, spec in shapes.items():
+            runs[key].append(measure_point(spec["kind"], spec["shape"], densities,
                                            min_total=0.02 if quick else 0.1,
                                            min_reps=3 if quick else 7,
                                            max_reps=5 if quick else 40, seed=sweep))
-    classes = {}
-    for key, shape in shapes.items():
-        entry = merge_entries(runs[key])
-        curve = Curve(key, entry["dense_seconds"], tuple(entry["densities"]),
-                      tuple(entry["sparse_seconds"]), shape)
+    points = {}
+    for key, spec in shapes.items():
+        entry = {"class": shape_class(spec["kind"], spec["dims"]), "dims": spec["dims"],
+                 "shape": spec["shape"], **merge_entries(runs[key])}
+        curve = Curve(key, spec["kind"], spec["dims"], entry["dense_seconds"],
+                      tuple(entry["densities"]), tuple(entry["sparse_seconds"]))
         entry["crossover"] = round(curve.crossover(), 4)
-        classes[key] = entry
+        points[key] = entry
         if progress:
-            progress(f"{key:28s} dense {entry['dense_seconds'] * 1e3:8.3f} ms   crossover "
+            progress(f"{key:32s} dense {entry['dense_seconds'] * 1e3:8.3f} ms   crossover "
                      f"density {entry['crossover']:.2f}")
     return {
         "format": COST_FORMAT,
@@ -208,5 +220,5 @@ def calibrate(command: str, *, quick: bool = False, only: str | None = None, swe
             "sweeps": sweeps,
             "load_average": None if load is None else round(load, 2),
         },
-        "classes": classes,
+        "points": points,
     }

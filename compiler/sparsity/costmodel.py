@@ -1,26 +1,31 @@
-"""The kernel cost model: dense or sparse for one weight, from measured crossovers.
+"""The kernel cost model: dense or sparse for one weight, from measured kernel times.
 
 A cost file (JSON, written by ``wsc calibrate``; `default_costs.json` next to
-this file was measured on the development machine, its header says how and
-when) holds, per *shape class*, the time of the dense kernel and the times of
-the sparse kernel at several densities, measured on one representative shape
-of the class. Classes:
+this file was measured on the development machine, its ``measured`` field
+says how and when) holds *measured points*: for one shape, the time of the
+dense kernel and the times of the sparse kernel at several densities. The
+shapes cover the shape classes of each kernel:
 
-- matmul ``x[M, K] @ W[K, N]`` (``sparse.matmul_csc``): M (tokens: the
-  product of x's leading dims) in m=1 (GEMV), m<=16, m<=128, m>128, crossed
-  with the weight size K*N in kn<=64K, kn<=1M, kn>1M;
-- conv2d (``sparse.conv2d_csr``): the reduction per output
-  r = C/groups*kh*kw in r<=144, r>144, crossed with the output positions
-  p = N*Ho*Wo in p<=256, p>256.
+- matmul ``x[M, K] @ W[K, N]`` (``sparse.matmul_csc``), dims m, k, n: M
+  (tokens: the product of x's leading dims) from 1 (GEMV) to 256, weights
+  from 256x256 to 3072x768 in both orientations. Classes, for reports: m=1,
+  m<=16, m<=128, m>128 crossed with K*N in kn<=64K, kn<=1M, kn>1M;
+- conv2d (``sparse.conv2d_csr``), dims p (output positions N*Ho*Wo), r (the
+  reduction per output, C/groups*kh*kw) and o (output channels). Classes:
+  r<=144, r>144 crossed with p<=256, p>256.
 
-The sparse time at density d is interpolated linearly between the measured
-densities (below the lowest it is taken as the lowest's: never optimistic;
-above the highest it is extrapolated from the last two). The modelled
-speedup is dense time / sparse time; the *crossover* is the density where
-the two meet. `decide` picks the sparse kernel only when the modelled speedup
-is at least `min_speedup` (>= 1): never where the model says dense is
-faster. Symbolic dims (a batch N) count as `assume_dim` (1) unless bound by
-``--input-shape``; the reason then says what was assumed.
+A layer is modelled by the measured point of its kernel *nearest* to its
+dims (distance: the sum of squared log2 ratios), so that a 784x256 weight
+is judged by a measurement of that shape rather than by a 1024x1024 one of
+the same class: within a class the dense kernel's efficiency, and so the
+crossover, still varies with the shape. The sparse time at density d is
+interpolated linearly between the measured densities (below the lowest it is
+the lowest's: never optimistic; above the highest it is extrapolated from
+the last two). The modelled speedup is dense time / sparse time; the
+*crossover* is the density where they meet. `decide` picks the sparse kernel
+only when the modelled speedup is at least `min_speedup` (>= 1): never where
+the model says dense is faster. Symbolic dims (a batch N) count as
+`assume_dim` (1) unless bound by ``--input-shape``; the reason says so.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ DEFAULT_COST_FILE = Path(__file__).with_name("default_costs.json")
 
 SPARSE_KERNELS = {"matmul": "sparse.matmul_csc", "conv2d": "sparse.conv2d_csr"}
 FORMATS = {"matmul": "csc", "conv2d": "csr"}
+DIMS = {"matmul": ("m", "k", "n"), "conv2d": ("p", "r", "o")}
 
 M_BUCKETS = ((1, "m=1"), (16, "m<=16"), (128, "m<=128"), (None, "m>128"))
 KN_BUCKETS = ((1 << 16, "kn<=64K"), (1 << 20, "kn<=1M"), (None, "kn>1M"))
@@ -53,23 +59,35 @@ def _bucket(value: int, buckets) -> str:
     raise AssertionError("unreachable")
 
 
-def matmul_class(m: int, k: int, n: int) -> str:
-    return f"matmul/{_bucket(m, M_BUCKETS)}/{_bucket(k * n, KN_BUCKETS)}"
+def shape_class(kind: str, dims: dict[str, int]) -> str:
+    """The class of a layer, for reports: ``matmul/m<=16/kn>1M``, ``conv2d/r<=144/p>256``."""
+    if kind == "matmul":
+        return f"matmul/{_bucket(dims['m'], M_BUCKETS)}/{_bucket(dims['k'] * dims['n'], KN_BUCKETS)}"
+    return f"conv2d/{_bucket(dims['r'], R_BUCKETS)}/{_bucket(dims['p'], P_BUCKETS)}"
 
 
-def conv2d_class(r: int, p: int) -> str:
-    return f"conv2d/{_bucket(r, R_BUCKETS)}/{_bucket(p, P_BUCKETS)}"
+def point_key(kind: str, dims: dict[str, int]) -> str:
+    """The cost-file key of a measured point: ``matmul/m=64/k=784/n=256``."""
+    return kind + "/" + "/".join(f"{d}={dims[d]}" for d in DIMS[kind])
 
 
 @dataclass(frozen=True)
 class Curve:
-    """One class's measurement: dense seconds and sparse seconds at increasing densities."""
+    """One measured point: its dims, dense seconds, sparse seconds at increasing densities."""
 
     key: str
+    kind: str                             # "matmul" or "conv2d"
+    dims: dict[str, int]
     dense_seconds: float
     densities: tuple[float, ...]
     sparse_seconds: tuple[float, ...]
-    shape: dict[str, int]
+
+    def distance(self, dims: dict[str, int]) -> float:
+        return sum(math.log2(max(dims[d], 1) / max(self.dims[d], 1)) ** 2 for d in DIMS[self.kind])
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{d}={self.dims[d]}" for d in DIMS[self.kind])
 
     def sparse_time(self, density: float) -> float:
         d, t = self.densities, self.sparse_seconds
@@ -112,10 +130,12 @@ class Decision:
     shape_class: str | None = None
     crossover: float | None = None
     speedup: float | None = None   # modelled sparse speedup over dense (None: not modelled)
+    measured_point: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"kernel": self.kernel, "sparse": self.sparse, "format": self.format,
                 "reason": self.reason, "class": self.shape_class,
+                "measured_point": self.measured_point,
                 "crossover": self.crossover, "modelled_speedup": self.speedup}
 
 
@@ -129,7 +149,7 @@ def times(speedup: float) -> str:
 
 
 class CostModel:
-    """Curves by class key, loaded from a cost file; see the module docstring."""
+    """Measured points by key, loaded from a cost file; see the module docstring."""
 
     def __init__(self, curves: dict[str, Curve], source: str, measured: dict[str, Any]) -> None:
         self.curves = curves
@@ -140,7 +160,6 @@ class CostModel:
     def load(path: str | os.PathLike | None = None) -> "CostModel":
         """Read and check a cost file (the packaged default when `path` is None)."""
         p = Path(path) if path else DEFAULT_COST_FILE
-        where = str(p) if path else "the default cost model"
         hint = "write a cost file with `wsc calibrate -o costs.json`"
         try:
             doc = json.loads(p.read_text(encoding="utf-8"))
@@ -148,7 +167,7 @@ class CostModel:
             raise CompileError(f"cost model {str(p)!r}: no such file", hint=hint) from None
         except (OSError, UnicodeDecodeError, ValueError) as e:
             raise CompileError(f"cost model {str(p)!r} cannot be read: {e}", hint=hint) from None
-        return CostModel.from_json(doc, where if not path else p.name, hint)
+        return CostModel.from_json(doc, p.name if path else "the default cost model", hint)
 
     @staticmethod
     def from_json(doc: Any, where: str, hint: str = "") -> "CostModel":
@@ -157,71 +176,81 @@ class CostModel:
 
         if not isinstance(doc, dict) or doc.get("format") != COST_FORMAT:
             raise bad(f"not a cost file (its 'format' must be {COST_FORMAT!r})")
-        classes = doc.get("classes")
-        if not isinstance(classes, dict):
-            raise bad("'classes' must be an object")
+        points = doc.get("points")
+        if not isinstance(points, dict):
+            raise bad("'points' must be an object")
         curves = {}
-        for key, c in classes.items():
+        for key, c in points.items():
+            kind = key.split("/", 1)[0]
             try:
                 d = tuple(float(x) for x in c["densities"])
                 t = tuple(float(x) for x in c["sparse_seconds"])
                 dense = float(c["dense_seconds"])
-                shape = {str(k): int(v) for k, v in c.get("shape", {}).items()}
-            except (KeyError, TypeError, ValueError):
-                raise bad(f"class {key!r} needs dense_seconds, densities and sparse_seconds "
-                          f"(numbers)") from None
+                dims = {str(k): int(v) for k, v in c["dims"].items()}
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise bad(f"point {key!r} needs dims, dense_seconds, densities and "
+                          f"sparse_seconds (numbers)") from None
+            if kind not in DIMS or set(dims) != set(DIMS[kind]):
+                raise bad(f"point {key!r}: a point is matmul/... with dims m, k, n or "
+                          f"conv2d/... with dims p, r, o")
             if not d or len(d) != len(t) or list(d) != sorted(set(d)) or \
                     not all(0 < x <= 1 for x in d) or not all(x > 0 and math.isfinite(x)
                                                              for x in t + (dense,)):
-                raise bad(f"class {key!r}: densities must increase within (0, 1], one positive "
+                raise bad(f"point {key!r}: densities must increase within (0, 1], one positive "
                           f"time per density")
-            curves[key] = Curve(key, dense, d, t, shape)
+            curves[key] = Curve(key, kind, dims, dense, d, t)
         return CostModel(curves, where, dict(doc.get("measured", {})))
+
+    def nearest(self, kind: str, dims: dict[str, int]) -> Curve | None:
+        """The measured point of `kind` closest to `dims` (ties: the first key in order)."""
+        best = None
+        for key in sorted(self.curves):
+            c = self.curves[key]
+            if c.kind == kind and (best is None or c.distance(dims) < best.distance(dims)):
+                best = c
+        return best
 
     def decide(self, use: WeightUse, density: float, symbols: dict[str, int],
                assume_dim: int = 1, min_speedup: float = 1.2) -> Decision:
         """Dense or sparse for `use` at `density`; the reason names the numbers."""
         dense_kernel = use.op.name
+
+        def bind(d):
+            return symbols.get(d, assume_dim) if isinstance(d, str) else d
+
         if use.kind == "matmul":
-            x = use.activation.type
-            lead = x.shape[:-1]
-            m = 1
-            for dim in lead:
-                m *= symbols.get(dim, assume_dim) if isinstance(dim, str) else dim
+            lead = use.activation.type.shape[:-1]
             k, n = use.shape
-            key = matmul_class(m, k, n)
-            what = f"matmul k={k} n={n} m={m}"
-            kind = "matmul"
-            assumed = sorted({dim for dim in lead if isinstance(dim, str) and dim not in symbols})
-        elif use.op.name == "nn.conv2d":
+            kind, dims = "matmul", {"m": math.prod(bind(d) for d in lead), "k": k, "n": n}
+            what = f"matmul k={k} n={n} m={dims['m']}"
+        elif use.op.name in ("nn.conv2d", "fused.conv2d_epilogue"):
             out = use.op.results[0].type.shape
-            r = use.row_shape[1]
-            p = 1
-            for dim in (out[0],) + tuple(out[2:]):
-                p *= symbols.get(dim, assume_dim) if isinstance(dim, str) else dim
-            key = conv2d_class(r, p)
-            what = f"conv2d o={use.shape[0]} r={r} p={p}"
+            lead = (out[0],) + tuple(out[2:])
             kind = "conv2d"
-            assumed = [out[0]] if isinstance(out[0], str) and out[0] not in symbols else []
+            dims = {"p": math.prod(bind(d) for d in lead), "r": use.row_shape[1],
+                    "o": use.shape[0]}
+            what = f"conv2d o={dims['o']} r={dims['r']} p={dims['p']}"
         else:
             return Decision(False, dense_kernel, None, f"no sparse kernel for {use.op.name}")
+        assumed = sorted({d for d in lead if isinstance(d, str) and d not in symbols})
         if assumed:
             what += " (" + ", ".join(f"{s}={assume_dim}" for s in assumed) + " assumed)"
-        curve = self.curves.get(key)
+        cls = shape_class(kind, dims)
+        curve = self.nearest(kind, dims)
         if curve is None:
             return Decision(False, dense_kernel, None,
-                            f"class {key} not measured in {self.source}: dense", key)
+                            f"no {kind} measurement in {self.source}: dense", cls)
+        what += f" [{cls.split('/', 1)[1]}; measured at {curve.label}]"
         cross = curve.crossover()
         speed = curve.speedup(density)
-        cls = key.split("/", 1)[1]
         if density < cross and speed >= min_speedup:
             return Decision(True, SPARSE_KERNELS[kind], FORMATS[kind],
-                            f"density {density:.2f} < crossover {cross:.2f} for {what} "
-                            f"[{cls}]: modelled {times(speed)}", key, cross, speed)
+                            f"density {density:.2f} < crossover {cross:.2f} for {what}: "
+                            f"modelled {times(speed)}", cls, cross, speed, curve.key)
         if density < cross:
-            why = (f"density {density:.2f} < crossover {cross:.2f} for {what} [{cls}] but "
+            why = (f"density {density:.2f} < crossover {cross:.2f} for {what} but "
                    f"modelled {times(speed)} < {min_speedup:g}x margin: dense")
         else:
-            why = (f"density {density:.2f} >= crossover {cross:.2f} for {what} [{cls}]: "
+            why = (f"density {density:.2f} >= crossover {cross:.2f} for {what}: "
                    f"sparse modelled {times(speed)}: dense")
-        return Decision(False, dense_kernel, None, why, key, cross, speed)
+        return Decision(False, dense_kernel, None, why, cls, cross, speed, curve.key)

@@ -25,7 +25,9 @@ from .storage import stored_nbytes
 from .weights import find_weight_uses
 
 _KERNEL_OF_FORMAT = {("nn.matmul", "csc"): SPARSE_KERNELS["matmul"],
-                     ("nn.conv2d", "csr"): SPARSE_KERNELS["conv2d"]}
+                     ("fused.matmul_epilogue", "csc"): SPARSE_KERNELS["matmul"],
+                     ("nn.conv2d", "csr"): SPARSE_KERNELS["conv2d"],
+                     ("fused.conv2d_epilogue", "csr"): SPARSE_KERNELS["conv2d"]}
 
 
 def build_report(module: Module, symbols: dict[str, int],

@@ -3,9 +3,10 @@
 A *weight use* is one op operand that is a constant weight of a layer:
 
 - ``nn.matmul(x, @W)`` with W[K, N] of rank 2 and x not a constant
-  (a Gemm after import is nn.matmul + math.add); kind ``matmul``;
-- ``nn.conv2d`` / ``nn.conv3d`` with a constant weight W[O, C/groups, k...];
-  kind ``conv``;
+  (a Gemm after import is nn.matmul + math.add), and its fused form
+  ``fused.matmul_epilogue``; kind ``matmul``;
+- ``nn.conv2d`` / ``nn.conv3d`` / ``fused.conv2d_epilogue`` with a constant
+  weight W[O, C/groups, k...]; kind ``conv``;
 - the ``w`` and ``r`` operands of ``rnn.rnn``, ``rnn.gru``, ``rnn.lstm``
   (W[D, G*H, I], R[D, G*H, H]); kind ``rnn``, role ``W`` or ``R``.
 
@@ -26,7 +27,8 @@ import numpy as np
 from ..ir.core import Constant, Module, Op, Value
 
 RNN_OPS = ("rnn.rnn", "rnn.gru", "rnn.lstm")
-CONV_OPS = ("nn.conv2d", "nn.conv3d")
+MATMUL_OPS = ("nn.matmul", "fused.matmul_epilogue")
+CONV_OPS = ("nn.conv2d", "nn.conv3d", "fused.conv2d_epilogue")
 FLOAT_DTYPES = ("f16", "f32", "f64")
 
 
@@ -112,8 +114,8 @@ def _weight_operands(op: Op) -> list[tuple[int, str, str]]:
         return (isinstance(v, Constant) and v.type.rank == rank and v.type.is_static
                 and v.type.dtype in FLOAT_DTYPES)
 
-    if op.name == "nn.matmul" and len(op.operands) == 2:
-        x, w = op.operands
+    if op.name in MATMUL_OPS and len(op.operands) >= 2:
+        x, w = op.operands[:2]
         if is_weight(w, 2) and not x.is_constant:
             return [(1, "matmul", "")]
     elif op.name in CONV_OPS and len(op.operands) >= 2:

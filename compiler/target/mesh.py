@@ -37,6 +37,10 @@ class Target:
     channels_per_link: int          # virtual channels ("colors") a link can route
     io_bytes_per_s: float           # external I/O bandwidth of the whole wafer
     word_bytes: int = 2             # the memory word of kernel models (fp16)
+    # SRAM bandwidth of one core: two 64-bit reads and one 64-bit write per cycle, the
+    # figure Cerebras gave for the WSE core at Hot Chips 31 (2019); it matches "20 PB/s
+    # memory bandwidth" for WSE-2 (20e15 / 850,000 cores / 1.1 GHz = 21 B/cycle). Estimate.
+    sram_bytes_per_cycle: int = 24
 
     @property
     def cores(self) -> int:

@@ -98,18 +98,46 @@ def _compile_and_run(model, feeds_by_name, frozen):
 
     from ..driver import compile as compile_module
     from ..frontend.onnx import import_onnx, sanitize
+    live = {k: v for k, v in feeds_by_name.items() if k not in frozen}
     module = import_onnx(model, constant_inputs={k: feeds_by_name[k] for k in frozen},
-                         input_shapes={k: list(v.shape) for k, v in feeds_by_name.items()
-                                       if k not in frozen and isinstance(v, np.ndarray)})
+                         input_shapes={k: _shape_of(v) for k, v in live.items()})
     program = compile_module(module).program
-    feeds = {sanitize(k, "input"): v for k, v in feeds_by_name.items() if k not in frozen}
-    return list(Executable(program).run(feeds).values())
+    return list(Executable(program).run(flat_feeds(live)).values())
+
+
+def _shape_of(value) -> list:
+    """A feed's shape for `input_shapes`: a list of shapes for a sequence (a list)."""
+    if isinstance(value, list):
+        return [list(np.shape(v)) for v in value]
+    return list(np.shape(value))
+
+
+def flat_feeds(feeds_by_name: dict) -> dict:
+    """Feeds by the compiled program's input names: a sequence `s` of n tensors is fed
+    as the inputs `s_0` .. `s_<n-1>` (see `compiler/frontend/onnx.py`)."""
+    from ..frontend.onnx import sanitize
+    out = {}
+    for k, v in feeds_by_name.items():
+        if isinstance(v, list):
+            out.update({f"{sanitize(k, 'input')}_{j}": e for j, e in enumerate(v)})
+        else:
+            out[sanitize(k, "input")] = v
+    return out
 
 
 def _arrays(values) -> list:
     """The suite's values as numpy arrays (Cast's cases store TensorProtos)."""
     from onnx import TensorProto, numpy_helper
     return [numpy_helper.to_array(v) if isinstance(v, TensorProto) else v for v in values]
+
+
+def _flatten_sequences(values) -> list:
+    """Expected outputs with each sequence (a list) spliced in as its tensors, the way a
+    compiled program returns a sequence output (one output per tensor)."""
+    out = []
+    for v in values:
+        out.extend(_arrays(v) if isinstance(v, list) else [v])
+    return out
 
 
 def graph_input_names(model) -> list[str]:
@@ -170,10 +198,12 @@ def _needed_constants(model, error, feeds, frozen) -> list[str]:
             candidates = [x for x in node.input
                           if x in feeds and (np.asarray(feeds[x]).dtype.kind in "iub"
                                              or np.ndim(feeds[x]) <= 1)]
-    found = [x for x in candidates if x in feeds and x not in frozen]
+    # A sequence input (a list) is never frozen: constants are tensors.
+    found = [x for x in candidates if x in feeds and x not in frozen
+             and not isinstance(feeds[x], list)]
     if not found:
-        found = [k for k, v in feeds.items()
-                 if k not in frozen and np.asarray(v).dtype.kind in "iub"]
+        found = [k for k, v in feeds.items() if k not in frozen and not isinstance(v, list)
+                 and np.asarray(v).dtype.kind in "iub"]
     return found
 
 
@@ -205,10 +235,10 @@ def run_model(name: str, model, data_sets, rtol: float, atol: float) -> CaseResu
     specialized = False
     try:
         for inputs, expected in data_sets:
-            inputs, expected = _arrays(inputs), _arrays(expected)
-            if any(isinstance(v, (list, tuple)) or v is None for v in inputs):
-                return CaseResult(name, "error", "sequence or optional inputs are not "
-                                  "supported", specialized)
+            inputs, expected = _arrays(inputs), _flatten_sequences(_arrays(expected))
+            if any(isinstance(v, tuple) or v is None for v in inputs):
+                return CaseResult(name, "error", "optional inputs are not supported",
+                                  specialized)
             feeds = dict(zip(input_names, inputs))
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore", RuntimeWarning)

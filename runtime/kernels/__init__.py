@@ -5,5 +5,9 @@ from . import elementwise, logic, nn, tensor, reduce  # noqa: E402,F401
 from . import indexing  # noqa: E402,F401
 from . import rnn  # noqa: E402,F401
 from . import sparse  # noqa: E402,F401
+from . import fused  # noqa: E402,F401
+from . import attention  # noqa: E402,F401
+from . import loss  # noqa: E402,F401
+from . import quant  # noqa: E402,F401
 
 __all__ = ["KERNELS", "get_kernel", "kernel"]

@@ -113,9 +113,73 @@ def _conv(x, w, bias, strides, pads, dilations, groups):
     return out.astype(x.dtype, copy=False)
 
 
+# -- 2-D convolution: the fast paths ------------------------------------------------
+#
+# Results are written straight into an NCHW buffer: a 1x1 convolution is one GEMM
+# per image (no copy of x at stride 1), a depthwise one is a compiled tap loop
+# (`dense_numba.depthwise2d`), any other is im2col in blocks of output rows (at
+# most `_COLS_BUDGET` bytes of columns at a time, so the column buffer stays small
+# and hot in cache) with W[O, C/g*kh*kw] @ cols written into the result rows.
+
+_COLS_BUDGET = 1 << 21
+
+
+def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups
+                  ) -> np.ndarray:
+    """The convolution of x [N, C, H, W] with w [O, C/g, kh, kw], without bias: a new
+    C-contiguous [N, O, Ho, Wo] array in the compute dtype (f16 computes in f32).
+    The fused kernels apply their epilogues in place on it."""
+    xw, ww = _wide(x), _wide(w)
+    if ww.dtype != xw.dtype:
+        ww = ww.astype(xw.dtype)
+    n, c, h, wd = xw.shape
+    o, cg, kh, kw = ww.shape
+    (sh, sw), (dh, dw) = strides, dilations
+    ho = (h + pads[0] + pads[2] - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + pads[1] + pads[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.empty((n, o, ho, wo), dtype=xw.dtype)
+    if n == 0 or o == 0 or ho * wo == 0:
+        out[...] = 0
+        return out
+    if groups == 1 and kh == kw == 1 and not any(pads):
+        xs = xw[:, :, ::sh, ::sw] if (sh, sw) != (1, 1) else xw
+        xs = xs[:, :, :ho, :wo].reshape(n, c, ho * wo)
+        np.matmul(ww.reshape(o, c), xs, out=out.reshape(n, o, ho * wo))
+        return out
+    xp = _pad_spatial(xw, pads[:2], pads[2:])
+    if groups == c and cg == 1 and o == c and xw.dtype in (np.float32, np.float64):
+        from .dense_numba import depthwise2d
+        depthwise2d(np.ascontiguousarray(xp), np.ascontiguousarray(ww.reshape(o, kh, kw)),
+                    out, sh, sw, dh, dw)
+        return out
+    og, kk = o // groups, cg * kh * kw
+    wmat = ww.reshape(groups, og, kk)
+    rows = max(1, min(ho, _COLS_BUDGET // max(1, kk * wo * xw.itemsize)))
+    cols = np.empty((cg, kh, kw, rows, wo), dtype=xw.dtype)
+    flat = out.reshape(n, o, ho * wo)
+    for b in range(n):
+        for g in range(groups):
+            xg = xp[b, g * cg:(g + 1) * cg]
+            for r0 in range(0, ho, rows):
+                r = min(rows, ho - r0)
+                for i in range(kh):
+                    for j in range(kw):
+                        y0, x0 = r0 * sh + i * dh, j * dw
+                        cols[:, i, j, :r] = xg[:, y0:y0 + sh * (r - 1) + 1:sh,
+                                               x0:x0 + sw * (wo - 1) + 1:sw]
+                block = cols[:, :, :, :r].reshape(kk, r * wo) if r == rows else \
+                    np.ascontiguousarray(cols[:, :, :, :r]).reshape(kk, r * wo)
+                np.matmul(wmat[g], block,
+                          out=flat[b, g * og:(g + 1) * og, r0 * wo:(r0 + r) * wo])
+    return out
+
+
 @kernel("nn.conv2d")
 def conv2d(x, w, bias=None, *, strides, pads, dilations, groups):
-    return _conv(x, w, bias, strides, pads, dilations, groups)
+    out = conv2d_output(x, w, strides, pads, dilations, groups)
+    if bias is not None:
+        out += _wide(bias).reshape(1, -1, 1, 1)
+    return out.astype(x.dtype, copy=False)
 
 
 @kernel("nn.conv3d")

@@ -48,6 +48,7 @@ class _Weight:
         self.nnz = indices.size
         self._data_as: dict[np.dtype, np.ndarray] = {}
         self._parts: dict[int, np.ndarray] = {}
+        self._conv_offsets: dict[tuple, np.ndarray] = {}
 
     def dense(self) -> np.ndarray:
         """The densified [rows, cols] weight (for the dtypes that are not compiled)."""
@@ -59,6 +60,16 @@ class _Weight:
         if dtype not in self._data_as:
             self._data_as[dtype] = self.data.astype(dtype)
         return self._data_as[dtype]
+
+    def conv_offsets(self, geometry: tuple) -> np.ndarray:
+        """Where each nonzero's tap starts reading in the phase buffer (see spconv)."""
+        if geometry not in self._conv_offsets:
+            if len(self._conv_offsets) >= 8:          # many image sizes: keep memory bounded
+                self._conv_offsets.clear()
+            offs = np.empty(self.nnz, dtype=np.uint32)
+            nb_kernels.conv_offsets(self.indptr, self.indices, *geometry, offs)
+            self._conv_offsets[geometry] = offs
+        return self._conv_offsets[geometry]
 
     def parts(self, count: int) -> np.ndarray:
         """`count` + 1 row boundaries splitting the rows into runs of about equal nnz."""
@@ -274,8 +285,7 @@ def _conv_compiled(x, w: _Weight, b, relu: bool, dtype, out, geometry) -> None:
     xph[n * img_stride:] = 0
     xflat = np.ascontiguousarray(x, dtype=dtype).reshape(-1)
     nb_kernels.pack_phases(xflat, n, c, h, wd, pt, pl, sh, sw, hu, wv, img_stride, xph)
-    offs = np.empty(w.nnz, dtype=np.uint32)
-    nb_kernels.conv_offsets(w.indptr, w.indices, og, cg, kh, kw, dh, dw, sh, sw, plane, wv, offs)
+    offs = w.conv_offsets((og, cg, kh, kw, dh, dw, sh, sw, plane, wv))
 
     ntiles = -(-(oh * wv) // tile)
     # Enough work items for every thread: split the output channels when tiles are few.

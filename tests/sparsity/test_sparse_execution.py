@@ -102,20 +102,49 @@ def test_profile_shows_sparse_kernels_by_name(tmp_path, monkeypatch):
 
 def test_calibrate_writes_a_cost_file_the_compiler_reads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    r = CliRunner().invoke(main, ["calibrate", "--quick", "--only", "matmul/m=1/kn<=64K",
-                                  "-o", "c.json"])
+    r = CliRunner().invoke(main, ["calibrate", "--quick", "--only", "matmul/m=1/k=256/n=256",
+                                  "--sweeps", "1", "-o", "c.json"])
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "c.json").read_text())
-    entry = doc["classes"]["matmul/m=1/kn<=64K"]
-    assert entry["shape"] == {"m": 1, "k": 256, "n": 256}
+    entry = doc["points"]["matmul/m=1/k=256/n=256"]
+    assert entry["dims"] == {"m": 1, "k": 256, "n": 256} and entry["class"] == "matmul/m=1/kn<=64K"
     assert len(entry["densities"]) == len(entry["sparse_seconds"]) >= 1
     assert 0.0 <= entry["crossover"] <= 1.0
     assert doc["measured"]["command"].startswith("wsc calibrate -o c.json --quick")
     res = compiler.compile(SAMPLES / "mlp.wsl", cost_model=tmp_path / "c.json")
     assert res.program.header["reports"]["sparsity"]["cost_model"]["source"] == "c.json"
     (tmp_path / "other.json").write_text("{}")
-    r = CliRunner().invoke(main, ["calibrate", "--quick", "--only", "m=1/kn<=64K",
+    r = CliRunner().invoke(main, ["calibrate", "--quick", "--only", "m=1/k=256/n=256",
                                   "-o", "other.json"])
     assert r.exit_code == 1 and "not a cost file" in r.stderr
     r = CliRunner().invoke(main, ["calibrate", "--only", "nothing", "-o", "c.json"])
-    assert r.exit_code == 2 and "no shape class" in r.stderr
+    assert r.exit_code == 2 and "no measured shape contains 'nothing'" in r.stderr
+
+
+def test_fused_layers_run_on_sparse_kernels_with_their_epilogue():
+    rng = np.random.default_rng(3)
+    m = Module("fused")
+    x = m.add_input("x", TensorType(("N", 3, 8, 8), "f32"))
+    b = Builder(m)
+    h = b.value("fused.conv2d_epilogue",
+                [x, m.add_constant("c", rng.standard_normal((4, 3, 3, 3)).astype(np.float32)),
+                 m.add_constant("cb", rng.standard_normal(4).astype(np.float32))],
+                {"pads": [1, 1, 1, 1], "has_bias": True, "activation": "relu"})
+    h = b.value("tensor.flatten", [h], {"axis": 1})
+    h = b.value("fused.matmul_epilogue",
+                [h, m.add_constant("w", rng.standard_normal((256, 16)).astype(np.float32)),
+                 m.add_constant("wb", rng.standard_normal(16).astype(np.float32))],
+                {"has_bias": True, "activation": "relu"})
+    residual = b.value("fused.matmul_epilogue",
+                       [h, m.add_constant("w2", rng.standard_normal((16, 16)).astype(np.float32)),
+                        h], {"residual": True})
+    m.outputs = {"y": residual}
+    progs = run_both(m, "magnitude:0.7,first=0.7,last=0.7", {"x": ["N", 3, 8, 8]})
+    instrs = progs["sparse"].program.instrs
+    assert [i.kernel for i in instrs] == ["sparse.conv2d_csr", "tensor.flatten",
+                                          "sparse.matmul_csc", "fused.matmul_epilogue"]
+    assert instrs[0].attrs["activation"] == "relu" and instrs[0].inputs[-1] == "cb"
+    assert instrs[2].attrs["activation"] == "relu" and instrs[2].inputs[-1] == "wb"
+    layers = {l["weight"]: l for l in progs["sparse"].program.header["reports"]["sparsity"]["layers"]}
+    assert "adds a residual" in layers["w2"]["reason"]
+    assert (progs["sparse"].module.constants["w2"].data == 0).sum() == int(0.7 * 256 + 0.5)

@@ -4,5 +4,9 @@ from .registry import CONVERTERS, Converter, converter, find_converter, supporte
 from . import elementwise  # noqa: E402,F401
 from . import nn, reduce, rnn  # noqa: E402,F401
 from . import tensor  # noqa: E402,F401
+from . import attention  # noqa: E402,F401
+from . import loss  # noqa: E402,F401
+from . import quant  # noqa: E402,F401
+from . import sequence  # noqa: E402,F401
 
 __all__ = ["CONVERTERS", "Converter", "converter", "find_converter", "supported_op_types"]

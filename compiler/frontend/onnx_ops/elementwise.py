@@ -351,7 +351,7 @@ def cast_like(n):
 
 @converter("Identity")
 def identity(n):
-    return n.input(0)
+    return [n.sequence(0)] if n.is_sequence(0) else n.input(0)
 
 
 def _training_mode(n) -> bool:
