@@ -195,6 +195,8 @@ Examples:
   wsc compile samples/cnn.wsl --dump-dir dumps/   (00_input.wir, 01_infer-shapes.wir, ...)
   wsc compile samples/mlp.wsl --prune magnitude:0.9,first=0.9   then: wsc inspect mlp.wafer --sparsity
   wsc compile model.onnx --prune wanda:0.5 --calibration calib.npz
+  wsc compile model.onnx --mesh wse2               place and route on a WSE-2, then:
+                                                   wsc inspect model.wafer --report
 
 \b
 Output: without -o the artifact is written to the current directory, named
@@ -252,11 +254,20 @@ malformed flags (including an unknown pass or bad option in -p).
               metavar="FILE.json",
               help="Kernel cost file from `wsc calibrate` for select-kernels (default: the "
                    "one measured for this package).")
+@click.option("--mesh", metavar="MESH",
+              help="Place and route the model on a wafer: wse2, wse3, ispd2020 or a mesh size "
+                   "WxH (e.g. 64x64); adds place,route to the pipeline. Then: wsc inspect "
+                   "FILE.wafer --report / --placement.")
+@click.option("--mode", "wafer_mode", type=click.Choice(["auto", "pipelined", "streaming"]),
+              default="auto", show_default=True,
+              help="With --mesh: pipelined (all weights resident), streaming (layer by layer, "
+                   "weights streamed in), or auto (pipelined when the weights fit).")
 def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_level: int | None,
                 input_shapes: tuple, print_ir_after_all: bool, print_after: tuple,
                 time_passes: bool, dump_dir: Path | None, emit_ir: Path | None,
                 force: bool, prune_spec: str | None, calibration: Path | None,
-                calibration_samples: int, seed: int, cost_model: Path | None) -> None:
+                calibration_samples: int, seed: int, cost_model: Path | None,
+                mesh: str | None, wafer_mode: str) -> None:
     """Compile SOURCE (.wsl, .wir or .onnx) into a .wafer artifact."""
     from .errors import PassError
     from .ir.printer import print_module
@@ -295,6 +306,16 @@ def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_lev
                                      param_hint="'--input-shape'")
         shapes[name] = dims
 
+    if mesh is not None:
+        from .target import get_target
+        try:
+            get_target(mesh)
+        except WscError as e:
+            raise click.BadParameter(e.format(), param_hint="'--mesh'") from None
+    elif wafer_mode != "auto":
+        raise click.UsageError(f"--mode {wafer_mode} needs a wafer target: add --mesh "
+                               f"(e.g. --mesh wse2)")
+
     # `wsc compile model.wafer` gets a hint to use `wsc run`, not a clobber warning.
     check_source_kind(source)
 
@@ -323,7 +344,7 @@ def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_lev
                             input_shapes=shapes or None, instruments=instruments,
                             prune=prune_spec, calibration=calibration,
                             calibration_samples=calibration_samples, seed=seed,
-                            cost_model=cost_model)
+                            cost_model=cost_model, mesh=mesh, mode=wafer_mode)
     result.save(out)
     if emit_ir is not None:
         text = (f"{IR_MARKER} {__version__} from {source.name} "
@@ -341,6 +362,7 @@ def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_lev
         ("output", f"{out} ({format_bytes(out.stat().st_size)})"),
     ]
     rows += _sparsity_rows(result.program.header["reports"].get("sparsity"))
+    rows += _wafer_rows(result.program.header["reports"].get("wafer"))
     if emit_ir is not None:
         rows.append(("IR", str(emit_ir)))
     if dump_dir is not None:
@@ -369,6 +391,26 @@ def _sparsity_rows(report: dict | None) -> list[tuple[str, str]]:
     return rows
 
 
+def _wafer_rows(report: dict | None) -> list[tuple[str, str]]:
+    """`wsc compile`'s summary line about the placement on the wafer."""
+    if not report:
+        return []
+    t = report["target"]
+    mesh = f"{t['width']}x{t['height']}"
+    where = mesh if t["name"] == mesh else f"{t['name']} ({mesh})"
+    if report["mode"] == "streaming":
+        s = report["streaming"]
+        return [("wafer", f"streaming on {where}: {s['throughput']:.4g} runs/s, "
+                          f"{s['io_bound_layers']} of {len(s['layers'])} layers I/O-bound "
+                          f"(wsc inspect --report)")]
+    perf = report["performance"]
+    routed = "" if report.get("routes") else ", not routed"
+    return [("wafer", f"pipelined on {where}: {len(report['kernels'])} kernels on "
+                      f"{perf['active_cores']:.1%} of the cores, {perf['throughput']:.4g} "
+                      f"samples/s, bottleneck {perf['bottleneck']['kernel']}{routed} "
+                      f"(wsc inspect --report, --placement)")]
+
+
 def _per_symbols(summary: dict) -> str:
     if not summary.get("assumed"):
         return ""
@@ -385,6 +427,9 @@ Examples:
   wsc inspect mlp.wafer --header        the artifact's full metadata as JSON
   wsc inspect samples/mlp.wsl --no-ir   cost summary of a source, without compiling
   wsc inspect mlp.wafer --json | jq .summary.totals
+  wsc inspect mlp.wafer --report         wafer performance model (compiled with --mesh)
+  wsc inspect mlp.wafer --placement      wafer map as text
+  wsc inspect mlp.wafer --placement-image map.svg
 """
 
 
@@ -400,8 +445,18 @@ Examples:
 @click.option("--sparsity", "show_sparsity", is_flag=True,
               help="Only the sparsity report of a .wafer file: per layer shape, density, nnz, "
                    "kernel and why, MACs skipped, bytes saved, pruning, totals.")
+@click.option("--report", "show_report", is_flag=True,
+              help="Only the wafer performance model of a .wafer compiled with --mesh: "
+                   "throughput, latency, utilization, bottleneck, per kernel cycles.")
+@click.option("--placement", "show_placement", is_flag=True,
+              help="Only the wafer map of a .wafer compiled with --mesh, as text.")
+@click.option("--placement-image", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="MAP.svg|MAP.png",
+              help="Draw the wafer map (kernels, link load, nonzeros per core) to an SVG, or "
+                   "a PNG when matplotlib is installed (wsc[viz]).")
 def inspect_cmd(file: Path, as_json: bool, show_ir: bool, show_header: bool,
-                show_sparsity: bool) -> None:
+                show_sparsity: bool, show_report: bool, show_placement: bool,
+                placement_image: Path | None) -> None:
     """Show what FILE contains: a .wafer artifact, or a .wsl/.wir/.onnx source.
 
     Sources are parsed and summarized, not compiled.
@@ -413,8 +468,14 @@ def inspect_cmd(file: Path, as_json: bool, show_ir: bool, show_header: bool,
             raise click.UsageError("--header applies to .wafer files only")
         if show_sparsity:
             raise click.UsageError("--sparsity applies to .wafer files only (compile first)")
+        if show_report or show_placement or placement_image is not None:
+            raise click.UsageError("--report, --placement and --placement-image apply to "
+                                   ".wafer files compiled with --mesh")
         info = _inspect_source(file, show_ir)
 
+    if show_report or show_placement or placement_image is not None:
+        _print_wafer(info, as_json, show_report, show_placement, placement_image)
+        return
     if show_sparsity:
         _print_sparsity(info, as_json)
         return
@@ -452,11 +513,47 @@ def _inspect_wafer(path: Path, show_ir: bool) -> dict[str, Any]:
                       "bytes": int(sum(a.nbytes for a in program.constants.values()))},
         "summary": reports.get("summary"),
         "sparsity": reports.get("sparsity"),
+        "wafer": reports.get("wafer"),
         "header": meta,
     }
     if show_ir:
         info["ir"] = meta.get("ir")
     return info
+
+
+def _print_wafer(info: dict[str, Any], as_json: bool, show_report: bool, show_placement: bool,
+                 image: Path | None) -> None:
+    """--report, --placement, --placement-image: the wafer report of an artifact."""
+    from .place.perf_model import format_performance
+    from .place.wafer_map import ascii_map, scene_from_report, write_map
+    report = info.get("wafer")
+    if report is None:
+        raise ArtifactError("this artifact has no wafer report", where=info["file"],
+                            hint="compile with --mesh wse2 (or another target) to place it")
+    if image is not None:
+        if report["mode"] != "pipelined":
+            raise ArtifactError("no placement to draw: the model runs in weight-streaming "
+                                "mode (one layer at a time on the whole wafer)",
+                                where=info["file"], hint="--report shows the layers")
+        if _same_file(image, Path(info["file"])):
+            raise click.UsageError("--placement-image would overwrite the artifact")
+        write_map(scene_from_report(report), image)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    if show_report:
+        click.echo(format_performance(report, max_rows=40).rstrip("\n"))
+    if show_placement:
+        if show_report:
+            click.echo("")
+        if report["mode"] != "pipelined":
+            click.echo(f"no placement: {report.get('mode_reason', report['mode'])}")
+        else:
+            click.echo(ascii_map(scene_from_report(report)).rstrip("\n"))
+    if image is not None:
+        if show_report or show_placement:
+            click.echo("")
+        click.echo(f"wrote the wafer map to {image}")
 
 
 def _print_sparsity(info: dict[str, Any], as_json: bool) -> None:

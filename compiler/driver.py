@@ -27,6 +27,11 @@ Steps, in order:
 Sparsity options: `prune` (a prune spec, ``"magnitude:0.9"``) inserts a prune
 pass with the `calibration` .npz (else `calibration_samples` random samples
 drawn with `seed`); `cost_model` replaces select-kernels' packaged cost file.
+
+Wafer options: `mesh` (``"wse2"``, ``"wse3"``, ``"64x64"``...) appends
+``place{mesh=...,mode=...},route`` to the pipeline (`mode`: auto, pipelined or
+streaming); their wafer report (placement, routes, performance model) goes
+into the header under ``reports.wafer``, whatever pipeline ran them.
 """
 from __future__ import annotations
 
@@ -76,6 +81,8 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
     calibration_samples: int = 16,
     seed: int = 0,
     cost_model: "str | os.PathLike | None" = None,
+    mesh: str | None = None,
+    mode: str = "auto",
 ) -> CompileResult:
     """Compile a model file (or a Module) to a Program; see the module docstring."""
     from .passes import InferShapes, PassContext, PassManager, format_pipeline, parse_pipeline
@@ -87,6 +94,7 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
     passes = parse_pipeline(text)
     passes = add_sparsity_options(passes, prune, calibration, calibration_samples, seed,
                                   cost_model)
+    passes = add_wafer_options(passes, mesh, mode)
 
     if isinstance(source, Module):
         module = source.copy()
@@ -119,6 +127,11 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
     final_summary = summarize(portable)
     from .sparsity.report import build_report
     sparsity = build_report(portable, dict(symbols), ctx.details)
+    from .passes.route import latest_wafer_report
+    wafer = latest_wafer_report(ctx)
+    if wafer is not None and not isinstance(source, Module):
+        for k in wafer["kernels"]:  # locations name the source by its base name (see below)
+            k["loc"] = k["loc"].replace(given_path, source_name)
 
     header: dict[str, Any] = {
         "producer": f"wsc {__version__}",
@@ -132,6 +145,7 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
             "source_totals": source_summary["totals"],
             "summary": final_summary,
             "sparsity": sparsity,
+            **({"wafer": wafer} if wafer is not None else {}),
         },
     }
     program = lower(portable, header)
@@ -176,9 +190,30 @@ def add_sparsity_options(passes: list, prune: str | None, calibration, samples: 
     return passes
 
 
+def add_wafer_options(passes: list, mesh: str | None, mode: str) -> list:
+    """The pipeline with ``place{mesh=MESH,mode=MODE},route`` appended for `mesh`; checks
+    the target and the mode, and that the pipeline does not place already."""
+    from .passes import Place, Route
+    from .passes.place import MODES
+    from .target import get_target
+    if mode not in MODES:
+        raise CompileError(f"unknown wafer mode {mode!r}", hint="modes: " + ", ".join(MODES))
+    if mesh is None:
+        if mode != "auto":
+            raise CompileError(f"--mode {mode} needs a wafer target: give --mesh too",
+                               hint="e.g. --mesh wse2 --mode " + mode)
+        return list(passes)
+    get_target(mesh)  # an unknown mesh is a CompileError naming the presets
+    if any(p.name == Place.name for p in passes):
+        raise CompileError("--mesh and a place pass in the pipeline: give one of them")
+    return list(passes) + [Place(mesh=mesh, mode=mode), Route()]
+
+
 def _folds(pass_name: str) -> bool:
-    """Passes that prune goes after: shape inference, folding (fold-*) and clean-up."""
-    return pass_name in ("infer-shapes", "cse", "dce") or pass_name.startswith("fold")
+    """Passes that prune goes after: shape inference, folding (canonicalize, fold-*) and
+    clean-up."""
+    return pass_name in ("infer-shapes", "canonicalize", "cse", "dce") or \
+        pass_name.startswith("fold")
 
 
 def calibration_samples_checked(n: int) -> int:

@@ -22,7 +22,10 @@ The importer walks the graph in order and hands each node to its converter
   compile-time positions. A sequence graph input of n tensors is n inputs
   `<name>_0` .. `<name>_<n-1>` (its element shapes, hence n, are given in
   `input_shapes` as a list of shapes); a sequence graph output of n tensors is n
-  outputs named the same way.
+  outputs named the same way;
+- an *optional* value is its tensor or sequence when present and
+  `EMPTY_OPTIONAL` when empty, decided at compile time in the same way (an
+  optional graph input is its element, given like any input).
 """
 from __future__ import annotations
 
@@ -46,6 +49,17 @@ _REQUIRED = object()
 # Folding a constant subgraph while importing is skipped past this many elements
 # (an Expand of a constant to a huge activation-sized tensor stays an op).
 MAX_FOLD_ELEMENTS = 1 << 24
+
+
+class _EmptyOptional:
+    """The value of an empty ONNX optional while importing (a present one is its tensor or
+    sequence itself); like a sequence, it never reaches the IR."""
+
+    def __repr__(self) -> str:
+        return "EMPTY_OPTIONAL"
+
+
+EMPTY_OPTIONAL = _EmptyOptional()
 
 
 def _onnx():
@@ -110,15 +124,29 @@ def node_label(node, index: int) -> str:
 
 
 def find_unsupported(model) -> list[tuple[str, str, str]]:
-    """Every node without a converter, as (op type, node name, 'domain opset N')."""
+    """Every node without a converter, as (op type, node name, 'domain opset N'), including
+    the nodes of the subgraphs (Loop bodies, If branches) of supported nodes."""
     opsets = _opsets(model)
+    onnx = _onnx()
     bad = []
-    for i, node in enumerate(model.graph.node):
-        domain = "" if node.domain == "ai.onnx" else node.domain
-        opset = opsets.get(domain, 1)
-        if find_converter(domain, node.op_type, opset) is None:
-            dom = f"{domain}::" if domain else ""
-            bad.append((dom + node.op_type, node_label(node, i), f"opset {opset}"))
+
+    def walk(graph, prefix: str) -> None:
+        for i, node in enumerate(graph.node):
+            domain = "" if node.domain == "ai.onnx" else node.domain
+            opset = opsets.get(domain, 1)
+            label = prefix + node_label(node, i)
+            if find_converter(domain, node.op_type, opset) is None:
+                dom = f"{domain}::" if domain else ""
+                bad.append((dom + node.op_type, label, f"opset {opset}"))
+                continue
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    walk(a.g, f"{label}/")
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    for sub in a.graphs:
+                        walk(sub, f"{label}/")
+
+    walk(model.graph, "")
     return bad
 
 
@@ -167,9 +195,8 @@ def onnx_dtype(elem_type: int, where: str) -> str:
 def _value_info_type(vi, shapes: dict[str, list[int]] | None) -> TensorType:
     where = f"input {vi.name!r}"
     if not vi.type.HasField("tensor_type"):
-        raise CompileError(f"{where} is not a tensor (maps and optionals are not supported; "
-                           "a sequence input needs its element shapes, see "
-                           "`sequence_input_types`)")
+        raise CompileError(f"{where} is not a tensor (maps are not supported; a sequence "
+                           "input needs its element shapes, see `sequence_input_types`)")
     tt = vi.type.tensor_type
     dtype = onnx_dtype(tt.elem_type, where)
     if shapes and vi.name in shapes:
@@ -251,7 +278,16 @@ class NodeContext:
         v = self.importer.lookup(self.node.input[i], self.loc)
         if isinstance(v, list):
             self.fail(f"input {i} ({self.node.input[i]!r}) is a sequence, this op takes a tensor")
+        if v is EMPTY_OPTIONAL:
+            self.fail(f"input {i} ({self.node.input[i]!r}) is an empty optional")
         return v
+
+    def any_input(self, i: int):
+        """Input `i` as whatever it is: a Value, a sequence (a list) or EMPTY_OPTIONAL; None
+        when the node leaves it out."""
+        if not self.has_input(i):
+            return None
+        return self.importer.lookup(self.node.input[i], self.loc)
 
     def is_sequence(self, i: int) -> bool:
         """Whether input `i` is a sequence (a list of tensors while importing)."""
@@ -319,13 +355,25 @@ class NodeContext:
         if a.type == onnx.AttributeProto.TENSOR:
             return onnx.numpy_helper.to_array(a.t)
         if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-            self.fail(f"attribute {name!r} holds a subgraph; control flow is not supported")
+            self.fail(f"attribute {name!r} holds a subgraph (converters read it with "
+                      f"`subgraph`)")
         v = onnx.helper.get_attribute_value(a)
         if isinstance(v, bytes):
             return v.decode("utf-8")
         if isinstance(v, list):
             return [x.decode("utf-8") if isinstance(x, bytes) else x for x in v]
         return v
+
+    def subgraph(self, name: str):
+        """The GraphProto of a graph attribute (a Loop body, an If branch...)."""
+        a = self._attrs.get(name)
+        if a is None or a.type != _onnx().AttributeProto.GRAPH:
+            self.fail(f"attribute {name!r} (a subgraph) is required")
+        return a.g
+
+    def inline(self, graph, args: list, tag: str = "") -> list:
+        """Import `graph` with its inputs bound to `args` (see `_Importer.inline`)."""
+        return self.importer.inline(graph, args, f"{self.loc.name}/{graph.name or 'body'}{tag}")
 
     # -- building -----------------------------------------------------------
     def op(self, name: str, operands: list[Value], attrs: dict | None = None) -> Value:
@@ -363,10 +411,12 @@ class _Importer:
         self.source = source
         self.module = Module(sanitize(name, "main"))
         self.builder = Builder(self.module)
-        self.values: dict[str, Value | list[Value]] = {}  # ONNX name -> value (list: a sequence)
+        # ONNX name -> value; a sequence is a list of values, an empty optional EMPTY_OPTIONAL
+        self.values: dict[str, Value | list[Value] | _EmptyOptional] = {}
         self.shape_values: dict[Value, list[Dim]] = {}
+        self.opsets = _opsets(model)
 
-    def lookup(self, name: str, loc: Location) -> Value | list[Value]:
+    def lookup(self, name: str, loc: Location) -> Value | list[Value] | _EmptyOptional:
         try:
             return self.values[name]
         except KeyError:
@@ -416,6 +466,55 @@ class _Importer:
         return result
 
     # -- the walk -------------------------------------------------------------
+    def convert(self, node, label: str) -> None:
+        """Convert one node; its outputs enter the value table."""
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        opset = self.opsets.get(domain, 1)
+        conv = find_converter(domain, node.op_type, opset)
+        loc = Location(name=label)
+        ctx = NodeContext(self, node, opset, loc)
+        first_new_op = len(self.module.ops)
+        outs = conv.fn(ctx)
+        created = {r for op in self.module.ops[first_new_op:] for r in op.results}
+        if isinstance(outs, Value) or outs is EMPTY_OPTIONAL:
+            outs = [outs]
+        outs = list(outs)
+        for j, name in enumerate(node.output):
+            if not name:
+                continue
+            if j >= len(outs) or outs[j] is None:
+                ctx.fail(f"output {j} ({name!r}) is not supported by wsc's converter")
+            if isinstance(outs[j], list):  # a sequence: its tensors keep their names
+                self.values[name] = list(outs[j])
+                continue
+            if outs[j] is EMPTY_OPTIONAL:
+                self.values[name] = outs[j]
+                continue
+            if outs[j] in created and outs[j].name is None:
+                outs[j].name = sanitize(name)
+            self.values[name] = outs[j]
+
+    def inline(self, graph, args: list, label: str) -> list:
+        """Import a subgraph (a Loop/Scan body, an If branch...) in place: its inputs bound
+        to `args` (values or sequences), the enclosing graph's names visible, its own names
+        forgotten afterwards. Returns its outputs. Control flow is unrolled this way, one
+        `inline` per iteration, while trip counts and conditions are compile-time values."""
+        if len(args) != len(graph.input):
+            raise CompileError(f"the subgraph {graph.name!r} takes {len(graph.input)} inputs, "
+                               f"{len(args)} were given", Location(name=label))
+        outer = self.values
+        self.values = dict(outer)
+        try:
+            for vi, arg in zip(graph.input, args):
+                self.values[vi.name] = arg
+            for t in graph.initializer:
+                self.values[t.name] = self.new_constant(_onnx().numpy_helper.to_array(t), t.name)
+            for i, node in enumerate(graph.node):
+                self.convert(node, f"{label}/{node_label(node, i)}")
+            return [self.lookup(vi.name, Location(name=label)) for vi in graph.output]
+        finally:
+            self.values = outer
+
     def run(self) -> Module:
         onnx = _onnx()
         g = self.model.graph
@@ -448,6 +547,8 @@ class _Importer:
         for vi in g.input:
             if vi.name in init_names:  # old style: initializers also listed as inputs
                 continue
+            if vi.type.HasField("optional_type"):  # given, so present: its element
+                vi = onnx.helper.make_value_info(vi.name, vi.type.optional_type.elem_type)
             if vi.name in self.constant_inputs:  # specialized: the input becomes a constant
                 arr = np.asarray(self.constant_inputs[vi.name])
                 expect = _value_info_type(vi, None)
@@ -465,35 +566,16 @@ class _Importer:
                                       _value_info_type(vi, self.input_shapes))
             self.values[vi.name] = v
 
-        opsets = _opsets(self.model)
         for i, node in enumerate(g.node):
-            domain = "" if node.domain == "ai.onnx" else node.domain
-            opset = opsets.get(domain, 1)
-            conv = find_converter(domain, node.op_type, opset)
-            loc = Location(name=node_label(node, i))
-            ctx = NodeContext(self, node, opset, loc)
-            first_new_op = len(self.module.ops)
-            outs = conv.fn(ctx)
-            created = {r for op in self.module.ops[first_new_op:] for r in op.results}
-            if isinstance(outs, Value):
-                outs = [outs]
-            outs = list(outs)
-            for j, name in enumerate(node.output):
-                if not name:
-                    continue
-                if j >= len(outs) or outs[j] is None:
-                    ctx.fail(f"output {j} ({name!r}) is not supported by wsc's converter")
-                if isinstance(outs[j], list):  # a sequence: its tensors keep their names
-                    self.values[name] = list(outs[j])
-                    continue
-                if outs[j] in created and outs[j].name is None:
-                    outs[j].name = sanitize(name)
-                self.values[name] = outs[j]
+            self.convert(node, node_label(node, i))
 
         for vi in g.output:
             if vi.name not in self.values:
                 raise CompileError(f"graph output {vi.name!r} is not produced by any node")
             value = self.values[vi.name]
+            if value is EMPTY_OPTIONAL:
+                raise CompileError(f"graph output {vi.name!r} is an empty optional; wsc's "
+                                   "programs return tensors")
             if isinstance(value, list):  # a sequence: one output per tensor
                 for j, v in enumerate(value):
                     self._add_output(f"{sanitize(vi.name, 'output')}_{j}", v)

@@ -208,3 +208,64 @@ define("nn.rotary_embedding", ["x", "cos", "sin"], _rotary_infer,
        "(halves) or (2m, 2m + 1) when interleaved.",
        [Attr("interleaved", "bool", False,
              "pair dims 2m and 2m+1 (GPT-J style) instead of m and m + R/2 (GPT-NeoX style)")])
+
+
+# -- nn.linear_attention -------------------------------------------------------------------
+
+def _linear_attention_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
+    q, k, v, state, decay = ins[:5]
+    beta = ins[5] if len(ins) > 5 else None
+    op = "linear_attention"
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        require_rank(t, 4, f"{op}: {name} [batch, heads, time, size]")
+        if t.dtype != q.dtype:
+            raise ShapeError(f"{op}: {name} has dtype {t.dtype}, q has {q.dtype}")
+    require_float(q, f"{op}: q")
+    b, hq, t, dk = q.shape
+    hkv, dv = k.shape[1], v.shape[3]
+    if k.shape != (b, hkv, t, dk) or v.shape[:3] != (b, hkv, t):
+        raise ShapeError(f"{op}: q {fmt_shape(q.shape)}, k {fmt_shape(k.shape)} and v "
+                         f"{fmt_shape(v.shape)} must agree: [B, Hq, T, dk], [B, Hkv, T, dk], "
+                         f"[B, Hkv, T, dv]")
+    nq = static(hq, f"{op}: the number of query heads")
+    nkv = static(hkv, f"{op}: the number of key/value heads")
+    if nkv < 1 or nq % nkv:
+        raise ShapeError(f"{op}: the {nq} query heads must be a multiple of the {nkv} key/value "
+                         f"heads")
+    for name, t_, full in (("state", state, (b, hkv, dk, dv)), ("decay", decay, (b, hkv, t, dk)),
+                           ("beta", beta, (b, hkv, t, 1))):
+        if t_ is None:
+            continue
+        require_float(t_, f"{op}: {name}")
+        ok = t_.rank <= 4
+        if ok:
+            try:
+                ok = broadcast_shapes(t_.shape, full) == full
+            except ShapeError:
+                ok = False
+        if not ok:
+            raise ShapeError(f"{op}: {name} {fmt_shape(t_.shape)} must broadcast to "
+                             f"{fmt_shape(full)}")
+    return [TensorType((b, hq, t, dv), q.dtype), TensorType((b, hkv, dk, dv), state.dtype)]
+
+
+def _linear_attention_flops(ins, outs, attrs) -> int:
+    q, k, v = ins[:3]
+    b, hq, t, dk = q.shape
+    hkv, dv = k.shape[1], v.shape[3]
+    per_state = b * hkv * t * dk * dv  # one pass over the state per step
+    return 2 * b * hq * t * dk * dv + per_state * (6 if len(ins) > 5 else 3)
+
+
+define("nn.linear_attention", ["q", "k", "v", "state", "decay", "beta?"],
+       _linear_attention_infer, _linear_attention_flops, "opaque",
+       "Linear attention as a recurrence over time t, per batch row and key/value head, "
+       "with state S [dk, dv] starting at `state`: S = exp(decay_t) * S (gating; decay 0 "
+       "is none); with beta (the delta rule) v_t becomes beta_t * (v_t - S^T k_t); then "
+       "S = S + outer(k_t, v_t) and y_t = scale * q_t^T S for each query head of the group "
+       "(query head h reads key/value head h // (Hq / Hkv)). q [B, Hq, T, dk], k [B, Hkv, "
+       "T, dk], v [B, Hkv, T, dv]; state, decay and beta broadcast to [B, Hkv, dk, dv], "
+       "[B, Hkv, T, dk] and [B, Hkv, T, 1]. Results: y [B, Hq, T, dv] and the final state "
+       "(state's dtype).",
+       [Attr("scale", "float", 0.0, "multiplies the read-out; 0 means 1/sqrt(dk)")],
+       num_results=2)

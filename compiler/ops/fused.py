@@ -8,7 +8,10 @@ Every op here names its epilogue with attributes, so that a reader of the IR
   order, same conv attributes), then in place on its result: ``+ bias`` (when
   `has_bias`), ``+ residual`` (when `residual`), then `activation`. A conv bias
   is [O]; a matmul bias and any residual broadcast to the result without
-  enlarging it.
+  enlarging it. The conv has two more optional stages: a *shortcut* (a second
+  convolution ``conv(shortcut_x, shortcut_w) + shortcut_bias`` added in place
+  of a residual: a ResNet projection shortcut in the same kernel) and a max
+  pool after the activation (`pool_kernel`: a stem's conv-relu-maxpool).
 - ``fused.elementwise(inputs*)``: a chain of elementwise ops as a small
   expression `program` (plain text, see `parse_program`) over the operands
   ``x0, x1, ...`` and inline scalar literals; the result has the broadcast
@@ -86,29 +89,103 @@ def _epilogue_flops(outs, attrs) -> int:
 
 def contraction_attrs(attrs: dict) -> dict:
     """The attributes of the plain contraction (the fused op's minus its epilogue)."""
-    return {k: v for k, v in attrs.items() if k not in EPILOGUE_NAMES}
+    return {k: v for k, v in attrs.items() if k not in EPILOGUE_NAMES
+            and k not in CONV_EXTRA_NAMES}
 
 
 # -- fused.conv2d_epilogue ----------------------------------------------------------------
 
+# A second convolution added as the residual (a ResNet projection shortcut), and a max
+# pool after the activation (a stem's conv-relu-maxpool): extra stages of the conv kernel.
+CONV_EXTRA_ATTRS = [
+    Attr("shortcut", "bool", False, "the operands after the bias are a second convolution's "
+                                    "shortcut_x, shortcut_w (and shortcut_bias), whose result "
+                                    "is added like a residual"),
+    Attr("shortcut_has_bias", "bool", False, "the shortcut convolution has a bias operand"),
+    Attr("shortcut_strides", "ints", [1, 1], "the shortcut convolution's strides"),
+    Attr("shortcut_pads", "ints", [0, 0, 0, 0], "the shortcut convolution's pads"),
+    Attr("shortcut_dilations", "ints", [1, 1], "the shortcut convolution's dilations"),
+    Attr("shortcut_groups", "int", 1, "the shortcut convolution's groups"),
+    Attr("pool_kernel", "ints", [], "max pool after the activation: window [h, w] (empty: "
+                                    "no pool)"),
+    Attr("pool_strides", "ints", [1, 1], "the max pool's strides"),
+    Attr("pool_pads", "ints", [0, 0, 0, 0], "the max pool's pads"),
+    Attr("pool_ceil_mode", "bool", False, "the max pool rounds its output size up"),
+]
+CONV_EXTRA_NAMES = tuple(a.name for a in CONV_EXTRA_ATTRS)
+
+
+def shortcut_attrs(attrs: dict) -> dict:
+    """The shortcut convolution's nn.conv2d attributes."""
+    return {k: attrs[f"shortcut_{k}"] for k in ("strides", "pads", "dilations", "groups")}
+
+
+def pool_attrs(attrs: dict) -> dict:
+    """The trailing max pool's nn.maxpool2d attributes."""
+    return {"kernel": attrs["pool_kernel"], "strides": attrs["pool_strides"],
+            "pads": attrs["pool_pads"], "ceil_mode": attrs["pool_ceil_mode"]}
+
+
+def split_conv_operands(operands: list, attrs: dict) -> dict:
+    """Name the operands after x and w: bias, residual, shortcut_x/w/bias (absent: None)."""
+    rest = list(operands[2:])
+    out = {}
+    out["bias"] = rest.pop(0) if attrs["has_bias"] and rest else None
+    out["residual"] = rest.pop(0) if attrs["residual"] and rest else None
+    out["shortcut_x"] = rest.pop(0) if attrs["shortcut"] and rest else None
+    out["shortcut_w"] = rest.pop(0) if attrs["shortcut"] and rest else None
+    out["shortcut_bias"] = rest.pop(0) if attrs["shortcut"] and attrs["shortcut_has_bias"] \
+        and rest else None
+    return out
+
+
 def _conv_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
-    bias, residual = _epilogue_operands("fused.conv2d_epilogue", ins, attrs, 2)
+    op = "fused.conv2d_epilogue"
+    want = 2 + int(attrs["has_bias"]) + int(attrs["residual"]) + \
+        (2 + int(attrs["shortcut_has_bias"]) if attrs["shortcut"] else 0)
+    if len(ins) != want:
+        raise ShapeError(f"{op}: has_bias, residual, shortcut and shortcut_has_bias need "
+                         f"{want} operands, got {len(ins)}")
+    if attrs["residual"] and attrs["shortcut"]:
+        raise ShapeError(f"{op}: residual and shortcut are two ways to give the same addend; "
+                         f"use one")
+    parts = split_conv_operands(ins, attrs)
     conv = get_op("nn.conv2d")
-    (out,) = conv.infer(ins[:2] + ([bias] if bias is not None else []), contraction_attrs(attrs))
-    if residual is not None:
-        _check_into("fused.conv2d_epilogue", "residual", residual, out)
+    plain = {k: v for k, v in attrs.items() if k in ("strides", "pads", "dilations", "groups")}
+    (out,) = conv.infer(ins[:2] + ([parts["bias"]] if parts["bias"] else []), plain)
+    if parts["residual"] is not None:
+        _check_into(op, "residual", parts["residual"], out)
+    if attrs["shortcut"]:
+        sc_ins = [parts["shortcut_x"], parts["shortcut_w"]]
+        if parts["shortcut_bias"] is not None:
+            sc_ins.append(parts["shortcut_bias"])
+        (sc,) = conv.infer(sc_ins, shortcut_attrs(attrs))
+        if sc.shape != out.shape or sc.dtype != out.dtype:
+            raise ShapeError(f"{op}: the shortcut convolution gives {sc}, the main one {out} "
+                             f"(they must match to be added)")
+    if attrs["pool_kernel"]:
+        (out,) = get_op("nn.maxpool2d").infer([out], {**pool_attrs(attrs), "dilations": [1, 1]})
     return [out]
 
 
 def _conv_flops(ins, outs, attrs) -> int:
-    return 2 * prod(outs[0].shape) * prod(ins[1].shape[1:]) + _epilogue_flops(outs, attrs)
+    main = ins[1]
+    flops = 2 * prod(outs[0].shape) * prod(main.shape[1:]) + _epilogue_flops(outs, attrs)
+    if attrs["shortcut"]:
+        sc_w = split_conv_operands(ins, attrs)["shortcut_w"]
+        flops += 2 * prod(outs[0].shape) * prod(sc_w.shape[1:])
+    return flops
 
 
 _CONV = get_op("nn.conv2d")
-define("fused.conv2d_epilogue", ["x", "w", "bias?", "residual?"], _conv_infer, _conv_flops, "fused",
+define("fused.conv2d_epilogue",
+       ["x", "w", "bias?", "residual?", "shortcut_x?", "shortcut_w?", "shortcut_bias?"],
+       _conv_infer, _conv_flops, "fused",
        "nn.conv2d (x [N, C, H, W], w [O, C/groups, kH, kW]) with an epilogue applied in place "
-       "on its result: + bias [O] (has_bias), + residual (residual), then the activation.",
-       [*_CONV.attrs, *EPILOGUE_ATTRS])
+       "on its result: + bias [O] (has_bias), + residual (residual) or + a second "
+       "convolution of shortcut_x (shortcut), then the activation, then an optional max "
+       "pool (pool_kernel).",
+       [*_CONV.attrs, *EPILOGUE_ATTRS, *CONV_EXTRA_ATTRS])
 
 
 # -- fused.matmul_epilogue ----------------------------------------------------------------

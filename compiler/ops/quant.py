@@ -51,7 +51,10 @@ def _check_params(op: str, x: TensorType, scale: TensorType, zero_point: TensorT
                 raise ShapeError(f"{op}: blocked scale {fmt_shape(scale.shape)} must be "
                                  f"{fmt_shape(want)} for x {fmt_shape(x.shape)} with "
                                  f"block_size={block} along axis {axis}")
-    if zero_point is not None and zero_point.shape != scale.shape:
+    zp_per_tensor = zero_point is not None and (
+        zero_point.rank == 0 or (zero_point.rank == 1 and zero_point.shape[0] == 1))
+    if zero_point is not None and zero_point.shape != scale.shape and not (
+            per_tensor and zp_per_tensor):
         raise ShapeError(f"{op}: zero_point {fmt_shape(zero_point.shape)} must have the shape of "
                          f"scale {fmt_shape(scale.shape)}")
 

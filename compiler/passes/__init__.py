@@ -10,11 +10,19 @@
 """
 from .analyze_sparsity import AnalyzeSparsity
 from .base import Pass, PassContext, option
+from .canonicalize import Canonicalize
 from .cse import CommonSubexpressionElimination
 from .dce import DeadCodeElimination
+from .fold_algebra import FoldAlgebra
+from .fold_batchnorm import FoldBatchNorm
 from .fold_constants import FoldConstants
+from .fuse_elementwise import FuseElementwise
+from .fuse_epilogues import FuseEpilogues
+from .fuse_patterns import FusePatterns
 from .infer_shapes import InferShapes
+from .place import Place
 from .prune import Prune
+from .route import Route
 from .select_kernels import SelectKernels
 
 PASSES: dict[str, type[Pass]] = {p.name: p for p in (
@@ -22,9 +30,17 @@ PASSES: dict[str, type[Pass]] = {p.name: p for p in (
     FoldConstants,
     CommonSubexpressionElimination,
     DeadCodeElimination,
+    Canonicalize,
+    FoldBatchNorm,
+    FoldAlgebra,
+    FusePatterns,
+    FuseEpilogues,
+    FuseElementwise,
     Prune,
     AnalyzeSparsity,
     SelectKernels,
+    Place,
+    Route,
 )}
 
 from .pipeline import (  # noqa: E402  (the pipeline parser reads PASSES)
@@ -35,7 +51,8 @@ from .manager import PassManager  # noqa: E402
 __all__ = [
     "PASSES", "Pass", "PassContext", "option",
     "InferShapes", "FoldConstants", "CommonSubexpressionElimination", "DeadCodeElimination",
-    "Prune", "AnalyzeSparsity", "SelectKernels",
+    "Canonicalize", "FoldBatchNorm", "FoldAlgebra", "FusePatterns", "FuseEpilogues",
+    "FuseElementwise", "Prune", "AnalyzeSparsity", "SelectKernels", "Place", "Route",
     "DEFAULT_OPT_LEVEL", "PIPELINES", "format_pass", "format_pipeline", "parse_pipeline",
     "pipeline_for_level",
     "Instrument", "PrintIRAfter", "TimePasses", "DumpDir", "PassManager",

@@ -13,7 +13,11 @@ code removal. The rewrites:
   already dropped by the importer);
 - layout chains: reshape-like ops (reshape, flatten, squeeze, unsqueeze) of a
   reshape-like op become one reshape of the first operand; a transpose of a
-  transpose becomes one transpose with the composed permutation;
+  transpose becomes one transpose with the composed permutation; a Linear on
+  a flattened 3-D input that is reshaped back (``reshape(matmul(reshape(x,
+  [M, K]), W) + b)``) becomes the broadcasting ``matmul(x, W) + b``; a global
+  average pool that is only flattened becomes one ``reduce_mean`` over the
+  spatial dims;
 - shapes: ``tensor.shape`` / ``tensor.size`` of a value whose shape is static
   become constants (so the shape arithmetic exporters emit folds once
   ``--input-shape`` binds the dims);
@@ -36,6 +40,7 @@ import numpy as np
 from ..errors import TypeCheckError
 from ..ir.builder import Builder
 from ..ir.core import Constant, Module, Op, Value
+from ..ir.location import Location
 from ..ops import registry
 from ..ops.shapes import broadcast_shapes
 from .base import Pass, PassContext, option
@@ -104,7 +109,7 @@ def _reshape_chain(module: Module, op: Op, build: Builder, users) -> tuple[str, 
         operands = [src] + op.operands[1:]
     else:
         return None
-    new = _try_create(build, "tensor.reshape", operands, attrs, op)
+    new = _try_create(build, "tensor.reshape", operands, attrs, op, merged=(inner,))
     return ("chains-merged", new) if new is not None else None
 
 
@@ -119,7 +124,71 @@ def _transpose_chain(module: Module, op: Op, build: Builder, users) -> tuple[str
     src = inner.operands[0]
     if perm == list(range(rank)):
         return "chains-merged", src
-    new = _try_create(build, "tensor.transpose", [src], {"perm": perm}, op)
+    new = _try_create(build, "tensor.transpose", [src], {"perm": perm}, op, merged=(inner,))
+    return ("chains-merged", new) if new is not None else None
+
+
+def _unflatten_matmul(module: Module, op: Op, build: Builder, users
+                      ) -> tuple[str, Value] | None:
+    """reshape(matmul(reshape(x, [M, K]), W) [+ b], x.shape[:-1] + [N]) -> matmul(x, W) [+ b].
+
+    What exporters emit for a Linear on a 3-D input (GPT-2's Conv1D, Gemm): the
+    matmul broadcasts over the leading dims by itself, and without the reshapes
+    the bias, residual and activation around it can fuse with it."""
+    src = op.operands[0]
+    outputs = module.output_values()
+
+    def single(v: Value) -> bool:
+        return len(users.get(v, [])) == 1 and v not in outputs
+
+    add, bias = None, None
+    mm = src.producer
+    if mm is not None and mm.name == "math.add":
+        add = mm
+        mm = next((v.producer for v in add.operands if v.producer is not None
+                   and v.producer.name == "nn.matmul"), None)
+        if mm is None:
+            return None
+        bias = next(v for v in add.operands if v is not mm.result)
+        if not isinstance(bias, Constant) or bias.type.rank > 2 \
+                or any(d != 1 for d in bias.type.shape[:-1]):
+            return None
+    if mm is None or mm.name != "nn.matmul" or not single(src) \
+            or (add is not None and not single(mm.result)):
+        return None
+    flat, w = mm.operands
+    inner = flat.producer
+    if w.type.rank != 2 or flat.type.rank != 2 or inner is None \
+            or inner.name not in RESHAPE_LIKE or not single(flat):
+        return None
+    x = inner.operands[0]
+    if x.type.rank < 2 or x.type.shape[-1] != flat.type.shape[1]:
+        return None
+    if op.result.type.shape != x.type.shape[:-1] + (w.type.shape[1],):
+        return None
+    merged = (inner, mm) + ((add,) if add is not None else ())
+    new = _try_create(build, "nn.matmul", [x, w], {}, op, check=False, merged=merged,
+                      result_name=mm.result.name if add is not None else None)
+    if new is not None and add is not None:
+        new = _try_create(build, "math.add", [new, bias], {}, op, check=False, merged=merged)
+    if new is None or new.type != op.result.type:
+        return None
+    return "chains-merged", new
+
+
+def _pool_then_flatten(module: Module, op: Op, build: Builder, users
+                       ) -> tuple[str, Value] | None:
+    """flatten(global_avgpool(x)) of x [N, C, spatial...] -> reduce_mean over the spatial
+    dims: the pooled [N, C, 1, ...] value only existed to be flattened."""
+    pool = op.operands[0].producer
+    if pool is None or pool.name != "nn.global_avgpool" or op.attrs["axis"] != 1:
+        return None
+    pooled = pool.result
+    if len(users.get(pooled, [])) != 1 or pooled in module.output_values():
+        return None
+    rank = pool.operands[0].type.rank
+    new = _try_create(build, "math.reduce_mean", [pool.operands[0]],
+                      {"axes": list(range(2, rank)), "keepdims": False}, op, merged=(pool,))
     return ("chains-merged", new) if new is not None else None
 
 
@@ -172,14 +241,18 @@ def _expand_for_broadcast(module: Module, op: Op, build: Builder, users
     return "constants-propagated", x
 
 
-def _try_create(build: Builder, name: str, operands: list[Value], attrs: dict, old: Op
+def _try_create(build: Builder, name: str, operands: list[Value], attrs: dict, old: Op,
+                check: bool = True, merged: tuple = (), result_name: str | None = None
                 ) -> Value | None:
-    """Create the op if its inferred type equals `old`'s result type; else create nothing."""
+    """Create the op if its inferred type equals `old`'s result type (any type without
+    `check`); else create nothing. Its location fuses `old`'s and those of the `merged` ops;
+    its name hint is `result_name` or `old`'s."""
+    loc = Location.fuse([o.loc for o in (*merged, old)])
     try:
-        new = build.create(name, operands, attrs, old.loc, [old.result.name]).result
+        new = build.create(name, operands, attrs, loc, [result_name or old.result.name]).result
     except TypeCheckError:
         return None
-    if new.type != old.result.type:
+    if check and new.type != old.result.type:
         build.module.ops.remove(new.producer)
         build.at -= 1
         return None
@@ -189,8 +262,8 @@ def _try_create(build: Builder, name: str, operands: list[Value], attrs: dict, o
 REWRITES: dict[str, list[Rewrite]] = {
     "math.cast": [lambda m, op, b, u: ("noops-removed", op.operands[0])
                   if op.attrs["to"] == op.operands[0].type.dtype else None],
-    "tensor.reshape": [_noop_if_same_type, _reshape_chain],
-    "tensor.flatten": [_noop_if_same_type, _reshape_chain],
+    "tensor.reshape": [_noop_if_same_type, _reshape_chain, _unflatten_matmul],
+    "tensor.flatten": [_noop_if_same_type, _reshape_chain, _pool_then_flatten],
     "tensor.squeeze": [_noop_if_same_type, _reshape_chain],
     "tensor.unsqueeze": [_noop_if_same_type, _reshape_chain],
     "tensor.expand": [_noop_if_same_type, _expand_for_broadcast],

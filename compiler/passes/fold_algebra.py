@@ -4,7 +4,7 @@ A *layer* here is a contraction with a constant weight: ``nn.conv2d`` /
 ``nn.conv3d`` (weight W[O, ...], per-output-channel constants shaped [O] or
 [1, O, 1, 1]), ``nn.matmul(x, @W)`` with W[K, N] (constants along the last
 dim, [N] or [1, ..., N]), and ``fused.matmul_epilogue`` / ``fused.conv2d_epilogue``
-without residual or activation. The rewrites, each only where the layer's
+without residual, shortcut, activation or pool. The rewrites, each only where the layer's
 result has no other user:
 
 - ``layer(x) * c`` and ``layer(x) / c`` (c per output channel or scalar): W and
@@ -51,7 +51,9 @@ def layer_kind(op: Op | None) -> str | None:
     """"conv" or "matmul" for a contraction with a constant weight and a plain epilogue."""
     if op is None:
         return None
-    if op.name.startswith("fused.") and (op.attrs["residual"] or op.attrs["activation"] != "none"):
+    if op.name.startswith("fused.") and (op.attrs["residual"] or op.attrs["activation"] != "none"
+                                         or op.attrs.get("shortcut")
+                                         or op.attrs.get("pool_kernel")):
         return None
     if op.name in CONVS and constant_data(op.operands[1]) is not None:
         return "conv"

@@ -11,7 +11,9 @@ backwards through producers:
   commutative ops); `attrs` is an optional predicate on the op's attributes;
   `name` binds the op.
 - ``Var(name, where=...)`` matches any value and binds it; the same name used
-  twice must bind the same value. `where` is an optional predicate.
+  twice must bind the same value. `where` is an optional predicate. A named
+  `Pat` used twice likewise matches the same op both times (a shared value
+  inside a pattern, such as ``x - mean`` in a LayerNorm).
 - ``Lit(value)`` matches a constant whose every element is `value` (within
   `rel` relative tolerance), of any broadcastable shape; ``Lit(name=...)``
   with no value matches and binds any such splat constant.
@@ -149,13 +151,19 @@ def _match(p, v: Value, m: Match) -> Iterator[Match]:
             yield from _match(option, v, m)
         return
     op = v.producer
+    if p.name is not None and p.name in m.ops:
+        # a named sub-pattern used twice (a DAG, e.g. x - mean in a LayerNorm): same op
+        if m.ops[p.name] is op:
+            yield m
+        return
     if op is None or op.name not in p.names or len(op.operands) != len(p.operands):
         return
-    if len(op.results) != 1 or any(op is o for o in m.matched):
+    if len(op.results) != 1:
         return
     if p.attrs is not None and not p.attrs(op.attrs):
         return
-    base = _extend(m, ops={p.name: op} if p.name else {}, matched=[op])
+    again = any(op is o for o in m.matched)
+    base = _extend(m, ops={p.name: op} if p.name else {}, matched=[] if again else [op])
     orders = [list(op.operands)]
     if len(op.operands) == 2 and registry.get_op(op.name).commutative:
         orders.append(list(reversed(op.operands)))
@@ -217,15 +225,20 @@ def fused_location(module: Module, ops: list) -> Location:
 
 
 def apply_rules(module: Module, rules: list[Rule], on_apply: Callable[[str], None] | None = None,
-                max_rewrites: int = 100_000) -> int:
-    """Apply `rules` until none matches; returns the number of rewrites."""
+                reverse: bool = False, max_rewrites: int = 100_000) -> int:
+    """Apply `rules` until none matches; returns the number of rewrites.
+
+    Roots are tried in program order, or from the last op to the first with
+    `reverse` (so the op that ends a chain sees the longest pattern first)."""
     count = 0
     changed = True
     while changed and count < max_rewrites:
         changed = False
         users = module.users()
         outputs = module.output_values()
-        for index, op in enumerate(module.ops):
+        order = range(len(module.ops))
+        for index in (reversed(order) if reverse else order):
+            op = module.ops[index]
             for rule in rules:
                 m = match(rule.pattern, op, users, outputs)
                 if m is None:

@@ -33,8 +33,14 @@ from .base import OptionSpec, Pass
 # prune is never in a level: it changes the model, so it runs only when asked (--prune).
 PIPELINES: dict[int, str] = {
     0: "infer-shapes,analyze-sparsity",
-    1: "infer-shapes,fold-constants,dce,analyze-sparsity,select-kernels",
-    2: "infer-shapes,fold-constants,cse,dce,analyze-sparsity,select-kernels",
+    # canonicalize folds every constant subgraph (it runs fold-constants); folding and
+    # fusion run before analyze-sparsity and select-kernels (and --prune goes after the
+    # leading canonicalize/fold-*/cse/dce run). -O2 raises exported patterns first, so that
+    # fold-algebra's scalings cannot split a GELU or an attention before it is recognised.
+    1: "infer-shapes,canonicalize,fold-batchnorm,fold-algebra,dce,analyze-sparsity,"
+       "select-kernels",
+    2: "infer-shapes,canonicalize,fold-batchnorm,fuse-patterns,fold-algebra,cse,dce,"
+       "fuse-epilogues,fuse-elementwise,analyze-sparsity,select-kernels",
 }
 DEFAULT_OPT_LEVEL = 2
 

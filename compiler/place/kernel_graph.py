@@ -31,7 +31,6 @@ from math import prod
 
 import numpy as np
 
-from ..errors import PlacementError
 from ..ir.core import Constant, Module, Op, Value
 from ..ir.location import Location
 from ..ir.printer import assign_names
@@ -39,14 +38,15 @@ from ..ir.types import FLOAT_DTYPES, TensorType
 from ..ops import get_op
 from ..ops.shapes import dim_factors
 from ..target.mesh import Target
-from .model_kernels import (AttentionModel, ContractionModel, ConvModel2d, CoreRates,
-                            ElementwiseModel, NormalizationModel, RecurrentModel,
-                            SparseProfile, WaferModel, cdiv)
+from .model_kernels import (DENSE_MAC_BYTES, AttentionModel, ContractionModel, ConvModel2d,
+                            CoreRates, ElementwiseModel, NormalizationModel, RecurrentModel,
+                            SparseProfile, WaferModel, cdiv, split_sizes)
 from .problem import Edge, Kernel, PlacementProblem
 
 SPARSE_THRESHOLD = 0.5
 RNN_OPS = ("rnn.rnn", "rnn.gru", "rnn.lstm")
 GATES = {"rnn.rnn": 1, "rnn.gru": 3, "rnn.lstm": 4}
+ATTENTION_OPS = ("nn.attention", "nn.attention_scores")
 
 
 @dataclass
@@ -139,7 +139,6 @@ class _Builder:
                 for r in op.results:
                     self.kernel_of[r] = kernels[-1].name
         edges: dict[tuple[str, str], int] = {}
-        io_in = 0
         for k, ops in zip(kernels, groups):
             inside = {r for op in ops for r in op.results}
             for op in ops:
@@ -147,21 +146,23 @@ class _Builder:
                     if v in inside or isinstance(v, Constant):
                         continue
                     for src, nbytes in self.sources_of(v):
-                        if src is None:
-                            io_in += nbytes
-                        elif src != k.name:
+                        if src is not None and src != k.name:
                             edges[(src, k.name)] = edges.get((src, k.name), 0) + nbytes
+        # what crosses the wafer's edge: each input once (it is multicast on the wafer)
+        io_in = sum(self.numel(v) * self.elem_bytes(v) for v in self.module.inputs)
         io_out = sum(nbytes for v in self.outputs if not isinstance(v, Constant)
                      for src, nbytes in self.sources_of(v))
         edge_list = [Edge(a, b, float(w)) for (a, b), w in edges.items()]
-        # a kernel's rectangle must have the perimeter to carry its flows (model_kernels)
-        through: dict[str, int] = {}
+        # a kernel's long side must carry its flows (WaferModel.boundary_links)
+        flows_in: dict[str, int] = {}
+        flows_out: dict[str, int] = {}
         for (a, b), w in edges.items():
-            through[a] = through.get(a, 0) + w
-            through[b] = through.get(b, 0) + w
+            flows_out[a] = flows_out.get(a, 0) + w
+            flows_in[b] = flows_in.get(b, 0) + w
         for k in kernels:
-            if through.get(k.name):
-                k.model = replace(k.model, flow_bytes=int(through[k.name]))
+            side = max(flows_in.get(k.name, 0), flows_out.get(k.name, 0))
+            if side:
+                k.model = replace(k.model, flow_bytes=int(side))
         return KernelGraph(kernels, edge_list, self.target, dict(self.symbols), io_in, io_out)
 
     def sources_of(self, v: Value) -> list[tuple[str | None, int]]:
@@ -280,32 +281,38 @@ class _Builder:
             d = max(d, v.shape[-1])
         return AttentionModel(heads, S, keys, d, self.rates, ops=max(1, extra))
 
-    def weight_profile(self, w: Value, rows_axis_last: bool) -> tuple[int, int, SparseProfile | None]:
-        """(numel, nnz, sparse profile or None) of a weight; columns are output features
-        (the last axis of a matmul weight, the first of a conv weight)."""
-        numel = self.numel(w)
-        if not isinstance(w, Constant):
+    def weight_profile(self, weights: list[Value], rows_axis_last: bool
+                       ) -> tuple[int, int, SparseProfile | None]:
+        """(numel, nnz, sparse profile or None) of a kernel's weights; columns are output
+        features (the last axis of a matmul weight, the first of a conv weight). Several
+        weights (a fused shortcut convolution) count together, column by column."""
+        numel = sum(self.numel(w) for w in weights)
+        if not all(isinstance(w, Constant) for w in weights):
             return numel, numel, None
-        shape = [self.dim(d) for d in w.type.shape]
-        n_out = shape[-1] if rows_axis_last else shape[0]
-        if w.data is not None:
-            data = np.asarray(w.data)
-            nnz = int(np.count_nonzero(data))
-        elif w.type.encoding is not None:
-            data, nnz = None, w.type.encoding.nnz
-        else:
-            return numel, numel, None
-        sparse = w.type.encoding is not None or (numel and nnz <= self.threshold * numel)
-        if not sparse:
+        cols_total = None
+        nnz = 0
+        encoded = False
+        for w in weights:
+            shape = [self.dim(d) for d in w.type.shape]
+            n_out = shape[-1] if rows_axis_last else shape[0]
+            encoded |= w.type.encoding is not None
+            if w.data is not None:
+                data = np.asarray(w.data)
+                cols = np.count_nonzero(data.reshape(-1, n_out), axis=0) if rows_axis_last \
+                    else np.count_nonzero(data.reshape(n_out, -1), axis=1)
+            elif w.type.encoding is not None:   # only the count is known: spread it evenly
+                cols = split_sizes(w.type.encoding.nnz, n_out)
+            else:
+                return numel, numel, None
+            cols = np.asarray(cols, dtype=np.int64)
+            nnz += int(cols.sum())
+            if cols_total is None:
+                cols_total = cols
+            elif cols_total.shape == cols.shape:
+                cols_total = cols_total + cols
+        if not (encoded or (numel and nnz <= self.threshold * numel)):
             return numel, nnz, None
-        if data is None:  # only the count is known: spread it evenly
-            base, extra = divmod(nnz, n_out)
-            cols = [base + (1 if i < extra else 0) for i in range(n_out)]
-        elif rows_axis_last:
-            cols = np.count_nonzero(data.reshape(-1, n_out), axis=0).tolist()
-        else:
-            cols = np.count_nonzero(data.reshape(n_out, -1), axis=1).tolist()
-        return numel, nnz, SparseProfile(tuple(int(c) for c in cols))
+        return numel, nnz, SparseProfile(tuple(int(c) for c in cols_total))
 
     def model_for(self, op: Op) -> tuple[WaferModel, tuple[int, int] | None]:
         """The model of a one-op kernel, and (numel, nnz) of its weight if it has one."""
@@ -328,7 +335,7 @@ class _Builder:
             return self.fused_attention_model(op, ins, flops), None
         if op.name in ("nn.conv2d", "nn.conv3d") or (cls == "fused" and self._conv_like(op)):
             return self.conv_model(op, ins, out, flops)
-        if op.name == "nn.matmul" or (cls == "fused" and self._matmul_like(op)):
+        if op.name == "nn.matmul" or (cls == "fused" and self._matmul_like(op, flops)):
             got = self.matmul_model(op, ins, out, flops)
             if got is not None:
                 return got
@@ -336,7 +343,7 @@ class _Builder:
             return self.norm_model(op, ins, out, flops), None
         streamed = max(1, sum(1 for v in op.operands if not isinstance(v, Constant)))
         W = R.word
-        if cls == "elementwise" or (cls == "fused" and not consts):
+        if cls in ("elementwise", "fused"):   # a fused op here is a chain of elementwise ops
             n = len(op.operands)
             return ElementwiseModel(E, max(1, cdiv(flops, E)), R, sram_bytes=(n + 1) * W,
                                     words=streamed + 1, resident=resident, kind="elementwise",
@@ -355,7 +362,7 @@ class _Builder:
         n = max(E, max((t.numel or 1) for t in ins) if ins else 1)
         macs = cls in ("contraction", "fused")
         ops = max(1, cdiv(flops, n * (2 if macs else 1)))
-        model = ElementwiseModel(n, ops, R, sram_bytes=DENSE_BYTES * ops if macs else 2 * W,
+        model = ElementwiseModel(n, ops, R, sram_bytes=DENSE_MAC_BYTES * ops if macs else 2 * W,
                                  words=2, resident=resident, kind=cls,
                                  in_bytes=streamed * W, out_bytes=W)
         return model, ((resident, resident) if resident else None)
@@ -366,9 +373,26 @@ class _Builder:
         return "strides" in op.attrs and any(isinstance(v, Constant) and v.type.rank >= 3
                                              for v in op.operands[1:2])
 
+    def _matmul_like(self, op: Op, flops: int) -> bool:
+        """A fused op is a matmul with an epilogue when its first two operands multiply:
+        its FLOPs cover the product (an elementwise op of two matrices does far less)."""
+        if len(op.operands) < 2 or op.operands[1].type.rank < 2 or op.operands[0].type.rank < 1:
+            return False
+        a, b = (self.bound(v.type) for v in op.operands[:2])
+        if a.shape[-1] != b.shape[-2]:
+            return False
+        rows = max(1, (a.numel or 1) // max(1, a.shape[-1]))
+        return flops >= 2 * rows * b.shape[-2] * b.shape[-1]
+
     @staticmethod
-    def _matmul_like(op: Op) -> bool:
-        return len(op.operands) >= 2 and op.operands[1].type.rank >= 2
+    def _extra_weights(op: Op) -> list[Constant]:
+        """Weights after the first (a fused shortcut convolution's): constants of rank >= 2
+        past the first two operands. Rank-1 constants are biases."""
+        return [v for v in op.operands[2:] if isinstance(v, Constant) and v.type.rank >= 2]
+
+    @staticmethod
+    def _biases(op: Op) -> int:
+        return sum(1 for v in op.operands[2:] if isinstance(v, Constant) and v.type.rank == 1)
 
     def matmul_model(self, op: Op, ins, out, flops):
         a, b = ins[0], ins[1]
@@ -377,38 +401,58 @@ class _Builder:
         K, N = b.shape[-2], b.shape[-1]
         M = max(1, (a.numel or 1) // max(1, K))
         E = max(1, out.numel or 1)
-        epilogue = max(0, cdiv(flops - 2 * M * K * N - (E if _has_bias(op) else 0), E))
         w = op.operands[1]
         if isinstance(w, Constant) and b.rank == 2 and not isinstance(op.operands[0], Constant):
-            numel, nnz, profile = self.weight_profile(w, rows_axis_last=True)
-            return ContractionModel(M, K, N, self.rates, 1, epilogue, profile), (numel, nnz)
+            extra_w = [v for v in self._extra_weights(op) if self.numel(v) % N == 0]
+            K_all = K + sum(self.numel(v) // N for v in extra_w)
+            # biases initialize the accumulators: they cost no cycles
+            rest = flops - 2 * M * K_all * N - self._biases(op) * M * N
+            numel, nnz, profile = self.weight_profile([w] + extra_w, rows_axis_last=True)
+            return ContractionModel(M, K_all, N, self.rates, 1, max(0, cdiv(rest, M * N)),
+                                    profile), (numel, nnz)
         if isinstance(op.operands[0], Constant):
             return None
         batches = max(1, (b.numel or 1) // max(1, K * N))
+        epilogue = max(0, cdiv(flops - 2 * M * K * N, E))
         return ContractionModel(M, K, N, self.rates, 1, epilogue, None, batches), None
 
     def conv_model(self, op: Op, ins, out, flops):
+        """A convolution (or a fused one: its first two operands are x and w, its conv
+        attributes the usual ones; a pool after it makes its output smaller than the
+        convolution's, so the geometry comes from nn.conv2d's own shape inference)."""
         x, w = ins[0], ins[1]
         nd = x.rank - 2
+        conv_attrs = {k: op.attrs[k] for k in ("strides", "pads", "dilations", "groups")
+                      if k in op.attrs}
+        try:
+            conv = get_op(f"nn.conv{nd}d")
+            (own,) = conv.infer([x, w], conv.normalize_attrs(conv_attrs))
+            own = self.bound(own)
+        except Exception:  # not a plain convolution's operands: take the result as it is
+            own = out
         strides = list(op.attrs.get("strides") or [1] * nd)
         pads = list(op.attrs.get("pads") or [0] * (2 * nd))
         dil = list(op.attrs.get("dilations") or [1] * nd)
         groups = int(op.attrs.get("groups", 1))
         O, cg, ks = w.shape[0], w.shape[1], list(w.shape[2:])
-        osp = list(out.shape[2:])
-        rows = out.shape[0] * prod(osp[:-1])
+        osp = list(own.shape[2:])
+        rows = own.shape[0] * prod(osp[:-1])
         positions = osp[-1]
         in_width = x.shape[-1] + pads[nd - 1] + pads[2 * nd - 1]
         window = dil[-2] * (ks[-2] - 1) + 1 if nd >= 2 else 1
         stride = strides[-2] if nd >= 2 else 1
-        K = cg * prod(ks)
-        macs = rows * positions * K * O
-        E = max(1, out.numel or 1)
-        extra = flops - 2 * macs - (E if _has_bias(op) else 0)
-        epilogue = max(0, cdiv(extra, E))
-        numel, nnz, profile = self.weight_profile(op.operands[1], rows_axis_last=False)
-        model = ConvModel2d(rows, K, O, self.rates, positions, epilogue, profile, 1, "conv",
-                            in_width, window, stride, cg, groups)
+        extra_w = [v for v in self._extra_weights(op)[:] if v is not op.operands[1]
+                   and self.numel(v) % O == 0]
+        K = cg * prod(ks) + sum(self.numel(v) // O for v in extra_w)
+        outputs = max(1, rows * positions * O)
+        # biases initialize the accumulators: they cost no cycles
+        rest = flops - 2 * outputs * K - self._biases(op) * outputs
+        numel, nnz, profile = self.weight_profile([op.operands[1]] + extra_w,
+                                                  rows_axis_last=False)
+        model = ConvModel2d(rows, K, O, self.rates, positions=positions,
+                            epilogue=max(0, cdiv(rest, outputs)), sparse=profile,
+                            in_width=in_width, window=window, stride=stride, in_channels=cg,
+                            groups=groups)
         return model, (numel, nnz)
 
     def norm_model(self, op: Op, ins, out, flops):
@@ -434,16 +478,6 @@ class _Builder:
         return NormalizationModel(rows, length, ops, self.rates, 1, params)
 
 
-DENSE_BYTES = 6
-ATTENTION_OPS = ("nn.attention", "nn.attention_scores")
-
-
-def _has_bias(op: Op) -> bool:
-    """A bias operand initializes the accumulators, so it costs no cycles."""
-    return (op.name in ("nn.conv2d", "nn.conv3d") and len(op.operands) > 2) or \
-        bool(op.attrs.get("has_bias", False))
-
-
 def nnz_by_rows(weight: np.ndarray, k: int, n: int, rows_axis_last: bool) -> int:
     """The most nonzeros any core holds when the weight's rows (reduction) and columns
     (outputs) are cut into equal parts instead of by nonzeros — for comparison."""
@@ -459,9 +493,3 @@ def nnz_by_rows(weight: np.ndarray, k: int, n: int, rows_axis_last: bool) -> int
     blocks = pre[rs[1:]][:, cs[1:]] - pre[rs[:-1]][:, cs[1:]] - pre[rs[1:]][:, cs[:-1]] + \
         pre[rs[:-1]][:, cs[:-1]]
     return int(blocks.max()) if blocks.size else 0
-
-
-def check_fits_at_all(graph: KernelGraph) -> None:
-    """Raise PlacementError if a kernel has no legal rectangle on the target (memory)."""
-    from .sizing import Sizer
-    Sizer(graph.problem()).check_each_fits()

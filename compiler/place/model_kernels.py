@@ -23,17 +23,21 @@ each a ``k x n`` grid of cores holding one block of W (k groups of the
 reduction, n groups of the outputs); the rectangle is ``k`` high and ``m*n``
 wide::
 
-    dense:   per row  ceil(K/k) * ceil(ceil(N/n) / lanes)        MACs ceil(K/k) ceil(N/n)
-    sparse:  per row  ceil(B / lanes),  B = ceil(G(n) / k)        MACs B
-    time   = rows * (per row + reduction + epilogue),  rows = ceil(M/m) * positions
-    memory = weights (dense: ceil(K/k) ceil(N/n); sparse: 2 B + group width) + buffers
+    dense:   per position  ceil(K/k) * ceil(ceil(N/n) / lanes)    MACs ceil(K/k) ceil(N/n)
+    sparse:  per position  ceil(B / lanes),  B = ceil(G(n) / k)    MACs B
+    compute = positions * (per position + ceil(ceil(N/n) / k * epilogue / lanes))
+    positions = ceil(M/m) * (output width of a convolution, else 1)
+    memory  = weights (dense: ceil(K/k) ceil(N/n); sparse: 2 B + group width) + buffers
 
-The k partial sums of every output are added along the grid's columns (one
-more vector add per row when k > 1). SRAM traffic is 6 bytes per dense MAC
-(read the weight, read and write the accumulator) and 8 per sparse one (its
-16-bit index too).
+Along the k cores of a column, each accumulator starts from the partial sum the
+core receives (so the reduction costs SRAM traffic and links, not MACs), and
+the epilogue (a fused activation or residual; a bias only initializes the
+accumulators) is shared out: each of the k cores finishes 1/k of the outputs.
+SRAM traffic is 6 bytes per dense MAC (read the weight, read and write the
+accumulator) and 8 per sparse one (its 16-bit index too). A fused op's extra
+weights (a shortcut convolution on the same outputs) lengthen the reduction.
 
-Sparse weights (`col_nnz`, the nonzeros of each output column) are partitioned
+Sparse weights (`SparseProfile`: the nonzeros of each output column) are partitioned
 **by nonzeros, not by rows**: the n output groups are cut where the running
 nonzero count crosses ``i * nnz / n`` (`SparseProfile.groups`), and each
 group's nonzeros are dealt to its k cores in equal chunks. G(n) is the
@@ -54,10 +58,15 @@ cross-core reduction per row when b > 1). **Recurrent** (`RecurrentModel`):
 T sequential steps of a ``[B, I+H] x [I+H, G*H]`` product; only the product
 is parallel, and each step waits for the previous one (k + n hops).
 
+A kernel's flows (`flow_bytes`: the larger of what it receives and sends per
+sample) must cross one side of its rectangle: the longest side needs at least
+``flow_bytes / (link * t)`` links at time budget t (`boundary_links`).
+
 The candidate search (`WaferModel.candidates`) enumerates the parameters that
 set the rectangle's width (only the values where ``ceil(X / p)`` changes) and
 solves the height's parameter by bisection: time and memory never increase
-with it.
+with it. For each width it returns the smallest height meeting the budget
+(the least area) and the tallest that fits (the fastest).
 """
 from __future__ import annotations
 
@@ -178,14 +187,14 @@ class WaferModel(KernelModel):
     search and for single evaluations).
 
     Subclasses define `param_names`, `_eval(P)` (arrays ``compute``, ``sram``,
-    ``port`` (cycles) and ``memory`` (words) from a dict of parameter arrays), `_shape(P)` (height, width),
-    `_free(max_side)` (the enumerated parameters), `solved` (the parameter found by
+    ``port`` (cycles) and ``memory`` (words) from a dict of parameter arrays),
+    `_shape(P)` (height, width), `_free(max_side)` (the enumerated parameters), `solved` (the parameter found by
     bisection, None to enumerate all) with `_solved_max()`, and `ideal()`.
     """
 
     solved: str | None = None
     solved_is_height = True        # the solved parameter is the rectangle's height
-    flow_bytes: int = 0            # bytes per sample in and out (dataclass field in subclasses)
+    flow_bytes: int = 0            # max(bytes in, bytes out) per sample (a field in subclasses)
 
     # -- to define ------------------------------------------------------------------
     def _eval(self, P: dict) -> dict:
@@ -202,6 +211,10 @@ class WaferModel(KernelModel):
 
     def ideal(self) -> float:
         """Cycles on one core at perfect balance: the kernel's work (no rounding, no overheads)."""
+        raise NotImplementedError
+
+    def sram_traffic(self) -> float:
+        """SRAM bytes read and written per sample, all cores together."""
         raise NotImplementedError
 
     def weight_words(self) -> int:
@@ -261,8 +274,8 @@ class WaferModel(KernelModel):
             probe[self.solved] = np.ones_like(x)
             h1, w1 = self._shape(probe)
             side, other = (h1, w1) if self.solved_is_height else (w1, h1)
-            x_perimeter = np.maximum(1, cdiv(np.maximum(0, cdiv(need, 2) - other), side))
-            x = np.where((x > 0) & (x_perimeter <= top), np.maximum(x, x_perimeter), 0)
+            x_long = np.where(other >= need, 1, cdiv(need, side))
+            x = np.where((x > 0) & (x_long <= top), np.maximum(x, x_long), 0)
             keep = x > 0
             fast = np.where(other <= min_side, top, min(top, min_side))
             fast = np.maximum(fast, x)
@@ -275,13 +288,15 @@ class WaferModel(KernelModel):
         time = _time_of(r)
         h, w = self._shape(P)
         ok = (time <= limit) & (r["memory"] <= mem_limit) & _fits(h, w, max_side, min_side) \
-            & (2 * (h + w) >= need)
+            & (np.maximum(h, w) >= need)
         params = np.stack([P[nm] for nm in names], axis=1)
         return Candidates(h[ok], w[ok], time[ok], params[ok])
 
     def boundary_links(self, cycles: int) -> int:
-        """The perimeter, in links, that carries the kernel's flows (`flow_bytes` per sample,
-        in and out) within `cycles` per sample."""
+        """The links a side of the rectangle needs to carry the kernel's flows within `cycles`
+        per sample: `flow_bytes` is the larger of what comes in and what goes out, and
+        the longest side must carry it (in a stack of kernels, data comes in on one side
+        and leaves by the other)."""
         if self.flow_bytes <= 0 or cycles <= 0:
             return 0
         return int(cdiv(int(self.flow_bytes), self.rates.link * int(cycles)))
@@ -406,11 +421,14 @@ class ContractionModel(WaferModel):
         weights, macs, outs = self._core_block(P)
         rows = cdiv(self.M, m)
         positions = rows * self.positions
-        per_position = self._mac_cycles(P, macs) + cdiv(outs * self.epilogue, L)
+        # the epilogue is shared out: each of the k cores of a reduction chain finishes
+        # 1/k of the outputs (the chain's partial sums end there, reduce-scatter style)
+        per_position = self._mac_cycles(P, macs) + cdiv(cdiv(outs, k) * self.epilogue, L)
         split = (k > 1).astype(np.int64)
         mac_bytes = SPARSE_MAC_BYTES if self.sparse is not None else DENSE_MAC_BYTES
         # a split reduction starts each accumulator from the partial sum it receives
-        position_bytes = macs * mac_bytes + outs * word * (split + 2 * self.epilogue)
+        position_bytes = macs * mac_bytes + outs * word * split + \
+            cdiv(outs, k) * word * 2 * self.epilogue
         b_in, b_out = self._stream_bytes(P, outs)
         copies = np.where(m < self.batches, cdiv(self.batches, m), 1)
         return {"compute": positions * per_position,
@@ -425,13 +443,15 @@ class ContractionModel(WaferModel):
     def weight_words(self) -> int:
         return (2 * self.weight_nnz + self.N) if self.sparse is not None else self.K * self.N
 
-    def ideal(self) -> float:
-        L, S, word = self.rates.lanes, self.rates.sram, self.rates.word
+    def sram_traffic(self) -> float:
         positions = self.M * self.positions
         mac_bytes = SPARSE_MAC_BYTES if self.sparse is not None else DENSE_MAC_BYTES
-        compute = positions * (self.weight_nnz + self.N * self.epilogue) / L
-        sram = positions * (self.weight_nnz * mac_bytes + self.N * word * 2 * self.epilogue) / S
-        return max(compute, sram)
+        return positions * (self.weight_nnz * mac_bytes +
+                            self.N * self.rates.word * 2 * self.epilogue)
+
+    def ideal(self) -> float:
+        compute = self.M * self.positions * (self.weight_nnz + self.N * self.epilogue)
+        return max(compute / self.rates.lanes, self.sram_traffic() / self.rates.sram)
 
     def nnz_grid(self, params):
         _, k, n = (int(v) for v in params)
@@ -523,12 +543,14 @@ class AttentionModel(WaferModel):
         return {"compute": units * per, "sram": cdiv(units * per_bytes, S),
                 "port": cdiv(np.maximum(b_in, b_out), link), "memory": memory}
 
-    def ideal(self):
-        L, S, word = self.rates.lanes, self.rates.sram, self.rates.word
+    def sram_traffic(self):
         scores = self.heads * self.queries * self.keys
-        compute = scores * (2 * self.dim + self.ops) / L
-        sram = scores * (2 * self.dim * DENSE_MAC_BYTES + self.ops * 2 * word) / S
-        return max(compute, sram)
+        return scores * (2 * self.dim * DENSE_MAC_BYTES + self.ops * 2 * self.rates.word)
+
+    def ideal(self):
+        scores = self.heads * self.queries * self.keys
+        return max(scores * (2 * self.dim + self.ops) / self.rates.lanes,
+                   self.sram_traffic() / self.rates.sram)
 
 
 # --- elementwise, pools, reductions, anything else -------------------------------------
@@ -575,6 +597,9 @@ class ElementwiseModel(WaferModel):
         return {"compute": cdiv(chunk * self.ops, L), "sram": cdiv(chunk * self.sram_bytes, S),
                 "port": cdiv(chunk * max(self.in_bytes, self.out_bytes), link),
                 "memory": chunk * self.words + cdiv(self.resident, cores) + MISC_WORDS}
+
+    def sram_traffic(self):
+        return float(self.elements * self.sram_bytes)
 
     def ideal(self):
         r = self.rates
@@ -627,6 +652,9 @@ class NormalizationModel(WaferModel):
         memory = rows * lanes * (self.inputs + 1) + lanes * self.params + MISC_WORDS
         return {"compute": compute, "sram": sram, "port": port, "memory": memory}
 
+    def sram_traffic(self):
+        return float(self.rows * self.length * (self.inputs + 2) * self.rates.word)
+
     def ideal(self):
         r = self.rates
         n = self.rows * self.length
@@ -678,10 +706,12 @@ class RecurrentModel(WaferModel):
         memory = kc * nc + 2 * kc + 3 * nc * self.batch + MISC_WORDS
         return {"compute": self.steps * step, "sram": sram, "port": port, "memory": memory}
 
+    def sram_traffic(self):
+        return float(self.steps * self.batch * self.K * self.N * DENSE_MAC_BYTES)
+
     def ideal(self):
-        L, S = self.rates.lanes, self.rates.sram
         macs = self.steps * self.batch * self.K * self.N
-        return max(macs / L, macs * DENSE_MAC_BYTES / S)
+        return max(macs / self.rates.lanes, self.sram_traffic() / self.rates.sram)
 
     def weight_words(self):
         return self.K * self.N

@@ -28,7 +28,9 @@ it leaves (between the boundaries' midpoints).
 Dijkstra on the region graph, filling the cheapest path up to its free
 capacity and spilling the rest onto the next path (at most `max_paths` paths
 per flow; when the cheapest path is already full, the rest is spread over the
-paths left). A resource's cost is its length times ``(1 + history) * (1 +
+paths left; a path more than `detour` times as long as the flow's shortest is
+not taken: the flow overflows on its shortest path instead, and the report
+shows it). A resource's cost is its length times ``(1 + history) * (1 +
 present * overuse)``; after every round the present factor doubles and every
 over-used resource adds to its history, and the flows that use an over-used
 resource are ripped up and routed again, until nothing is over capacity or
@@ -99,11 +101,13 @@ class Bundle:
 
 @dataclass
 class Path:
-    """One path of a flow: the regions it visits (src first, dst last), bytes, hops."""
+    """One path of a flow: the regions it visits (src first, dst last), bytes, hops, and the
+    bundles it crosses."""
 
     regions: list[int]
     bytes: float
     hops: float
+    bundles: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -192,19 +196,6 @@ class Routing:
                                   for p in f.paths]} for f in self.flows],
         }
 
-    def kernel_link_load(self) -> dict[str, float]:
-        """Per kernel: the highest utilization of a bundle one of its flows uses."""
-        out: dict[str, float] = {}
-        index = {(e.a, e.b): e for e in self.bundles}
-        for f in self.flows:
-            worst = 0.0
-            for p in f.paths:
-                for u, v in zip(p.regions, p.regions[1:]):
-                    worst = max(worst, self.utilization(index[(u, v)]))
-            for k in (f.flow.src, f.flow.dst):
-                out[k] = max(out.get(k, 0.0), worst)
-        return out
-
 
 def _r(v: float) -> float:
     """Round for the report: enough digits to be useful, few enough to keep it readable."""
@@ -286,7 +277,8 @@ def bundles_of(label: np.ndarray, n_regions: int) -> list[Bundle]:
 # --- negotiation -----------------------------------------------------------------------
 
 def route(width: int, height: int, rects: list[Rect], flows: list[Flow], link_capacity: float,
-          channels_per_link: int, *, max_rounds: int = 40, max_paths: int = 8) -> Routing:
+          channels_per_link: int, *, max_rounds: int = 16, max_paths: int = 8,
+          detour: float = 6.0) -> Routing:
     """Route every flow between the named rectangles (see the module docstring)."""
     regions, label = regions_of(width, height, rects)
     R = len(regions)
@@ -296,86 +288,94 @@ def route(width: int, height: int, rects: list[Rect], flows: list[Flow], link_ca
         for end in (f.src, f.dst):
             if end not in index:
                 raise KeyError(f"flow {f.src} -> {f.dst}: no rectangle named {end!r}")
+    lg = _LineGraph(bundles, R)
     E = len(bundles)
-    src = np.array([e.a for e in bundles], dtype=np.int64)
-    dst = np.array([e.b for e in bundles], dtype=np.int64)
     cap_e = np.array([e.links for e in bundles], dtype=np.float64) * link_capacity
     chan_cap = np.array([e.links for e in bundles], dtype=np.int64) * channels_per_link
-    cx = np.array([r.centre[0] for r in regions])
-    cy = np.array([r.centre[1] for r in regions])
-    mx = np.array([e.mid[0] for e in bundles])
-    my = np.array([e.mid[1] for e in bundles])
-    # a bundle's length: its crossing plus half the way across each region it joins
-    base = 1.0 + (np.abs(cx[src] - mx) + np.abs(cy[src] - my) +
-                  np.abs(cx[dst] - mx) + np.abs(cy[dst] - my)) / 2
-    edge_of = {(int(u), int(v)): i for i, (u, v) in enumerate(zip(src, dst))}
-
     load = np.zeros(E)
     chans = np.zeros(E, dtype=np.int64)
     transit = np.zeros(R)
-    hist_e = np.zeros(E)
+    hist = np.zeros(E)
     order = sorted(range(len(flows)), key=lambda i: (-flows[i].bytes, i))
     routed = [RoutedFlow(f) for f in flows]
     unit = max(link_capacity, 1e-12)
+    shortest_cache: dict[tuple[int, int], tuple[list[int], float]] = {}
+
+    def channels_of(amount: float) -> int:
+        return max(1, math.ceil(amount / unit - 1e-9))
 
     def apply(rf: RoutedFlow, sign: int) -> None:
         for p in rf.paths:
-            ids = [edge_of[(u, v)] for u, v in zip(p.regions, p.regions[1:])]
-            load[ids] += sign * p.bytes
-            chans[ids] += sign * max(1, math.ceil(p.bytes / unit - 1e-9))
-            for r in p.regions[1:-1]:
-                transit[r] += sign * p.bytes
+            load[p.bundles] += sign * p.bytes
+            chans[p.bundles] += sign * channels_of(p.bytes)
+            transit[p.regions[1:-1]] += sign * p.bytes
 
-    def over_edges() -> np.ndarray:
+    def over() -> np.ndarray:
         return (load > cap_e * (1 + 1e-9)) | (chans > chan_cap)
+
+    def shortest(s: int, d: int, nbytes: float) -> tuple[list[int], float]:
+        """The flow's path on the empty mesh (bundles too narrow for it cost more), and
+        its hops: the yardstick of detours, and the fallback."""
+        if (s, d) not in shortest_cache:
+            ids, _ = lg.path(s, d, 1 + 4.0 * np.maximum(0.0, nbytes - cap_e) /
+                             np.maximum(cap_e, 1e-12))
+            shortest_cache[(s, d)] = (ids, lg.hops(ids))
+        return shortest_cache[(s, d)]
 
     def route_one(rf: RoutedFlow, present: float) -> None:
         s, d = index[rf.flow.src], index[rf.flow.dst]
         remaining = float(rf.flow.bytes)
         rf.paths = []
-        if s == d or remaining <= 0:
-            rf.paths = [Path([s, d] if s != d else [s], max(0.0, remaining), 1.0)]
+        if s == d:
             return
+        short, short_hops = shortest(s, d, remaining)
+        added = []
         for attempt in range(max_paths):
-            want = remaining
-            over_e = np.maximum(0.0, load + np.minimum(want, cap_e) - cap_e) / \
-                np.maximum(cap_e, 1e-12)
+            # what this flow would add over capacity: big flows shun narrow bundles
+            over_e = np.maximum(0.0, load + remaining - cap_e) / np.maximum(cap_e, 1e-12)
             over_c = np.maximum(0, chans + 1 - chan_cap) / np.maximum(chan_cap, 1)
-            cost = base * (1 + hist_e) * (1 + present * (over_e + over_c))
-            graph = csr_matrix((cost, (src, dst)), shape=(R, R))
-            dist, pred = dijkstra(graph, directed=True, indices=s, return_predecessors=True)
-            if not np.isfinite(dist[d]):
-                raise RuntimeError(f"no path from {rf.flow.src} to {rf.flow.dst}")
-            nodes = [d]
-            while nodes[-1] != s:
-                nodes.append(int(pred[nodes[-1]]))
-            nodes.reverse()
-            ids = [edge_of[(u, v)] for u, v in zip(nodes, nodes[1:])]
+            full = (load >= cap_e * (1 - 1e-9)) | (chans >= chan_cap)
+            factor = (1 + hist) * (1 + present * (over_e + over_c)) + FULL_PENALTY * full
+            ids, _ = lg.path(s, d, factor)
+            if lg.hops(ids) > max(detour * short_hops, short_hops + DETOUR_SLACK):
+                if added:
+                    break             # no long detours: overflow below
+                ids = short
             free = float(np.min(cap_e[ids] - load[ids]))
-            left = max_paths - attempt
-            if free >= remaining or left == 1:
-                amount = remaining
-            elif free > 1e-9 * rf.flow.bytes:
-                amount = free
-            else:                       # the cheapest path is full: spread what is left
-                amount = remaining / left
-            path = Path(nodes, amount, _hops(nodes, ids, bundles))
-            rf.paths.append(path)
+            if added and free <= 1e-9 * rf.flow.bytes:
+                break                 # the cheapest path is full: overflow below
+            amount = remaining if free >= remaining or not added and free <= 0 else \
+                min(remaining, free)
+            if attempt == max_paths - 1 or not added and free <= 0:
+                amount = remaining if not added else min(remaining, max(free, 0.0))
+            if amount <= 0:
+                break
+            rf.paths.append(Path(lg.regions_of(ids, s), amount, lg.hops(ids), list(ids)))
             load[ids] += amount
-            chans[ids] += max(1, math.ceil(amount / unit - 1e-9))
-            for r in nodes[1:-1]:
-                transit[r] += amount
+            chans[ids] += channels_of(amount)
+            added.append((ids, amount))
             remaining -= amount
             if remaining <= 1e-9 * max(1.0, rf.flow.bytes):
+                remaining = 0.0
                 break
-        # channels are counted per merged path (as `apply` counts them when ripping up)
-        for p in rf.paths:
-            ids = [edge_of[(u, v)] for u, v in zip(p.regions, p.regions[1:])]
-            chans[ids] -= max(1, math.ceil(p.bytes / unit - 1e-9))
+        if remaining > 0:
+            # what no path had room for goes over the flow's paths in proportion to
+            # their narrowest bundle (the overflow the report shows)
+            caps = np.array([float(np.min(cap_e[p.bundles])) for p in rf.paths])
+            shares = caps / caps.sum() if caps.sum() > 0 else np.full(len(caps), 1 / len(caps))
+            for p, share in zip(rf.paths, shares):
+                extra = remaining * float(share)
+                p.bytes += extra
+                load[p.bundles] += extra
+                chans[p.bundles] += channels_of(extra)
+                added.append((p.bundles, extra))
+        # paths through the same bundles are one path; channels are counted per path
+        for ids, amount in added:
+            chans[ids] -= channels_of(amount)
         _merge_paths(rf)
         for p in rf.paths:
-            ids = [edge_of[(u, v)] for u, v in zip(p.regions, p.regions[1:])]
-            chans[ids] += max(1, math.ceil(p.bytes / unit - 1e-9))
+            chans[p.bundles] += channels_of(p.bytes)
+            transit[p.regions[1:-1]] += p.bytes
 
     rounds = 0
     present = 0.5
@@ -385,13 +385,13 @@ def route(width: int, height: int, rects: list[Rect], flows: list[Flow], link_ca
             if routed[i].paths:
                 apply(routed[i], -1)
             route_one(routed[i], present)
-        oe = over_edges()
+        oe = over()
         if not oe.any():
             break
-        hist_e += np.where(oe, np.maximum(load / np.maximum(cap_e, 1e-12) - 1, 0.1), 0.0)
+        hist += np.where(oe, np.maximum(load / np.maximum(cap_e, 1e-12) - 1, 0.1), 0.0)
         present *= 2
         bad = set(np.flatnonzero(oe).tolist())
-        todo = [i for i in order if _touches(routed[i], edge_of, bad)]
+        todo = [i for i in order if any(b in bad for p in routed[i].paths for b in p.bundles)]
         if not todo:
             break
     for e, l, c in zip(bundles, load, chans):
@@ -401,26 +401,89 @@ def route(width: int, height: int, rects: list[Rect], flows: list[Flow], link_ca
                    int(channels_per_link), rounds, transit)
 
 
-def _hops(nodes: list[int], ids: list[int], bundles: list[Bundle]) -> float:
-    """Boundaries crossed, plus the L1 way across every region in between."""
-    hops = float(len(ids))
-    for e1, e2 in zip(ids, ids[1:]):
-        (ax, ay), (bx, by) = bundles[e1].mid, bundles[e2].mid
-        hops += abs(ax - bx) + abs(ay - by)
-    return hops
+FULL_PENALTY = 1000.0     # hops a full bundle costs: taken only when nothing else is free
+# a path may be `detour` times as long as the flow's shortest ...
+DETOUR_SLACK = 256.0      # ... or this many hops longer than it, whichever allows more
+
+
+def _segment_distance(a: tuple, b: tuple) -> float:
+    """L1 distance between two axis-aligned boxes (x0, y0, x1, y1)."""
+    dx = max(0.0, a[0] - b[2], b[0] - a[2])
+    dy = max(0.0, a[1] - b[3], b[1] - a[3])
+    return dx + dy
+
+
+class _LineGraph:
+    """Shortest paths whose nodes are bundles: going from bundle e1 (into region r) to
+    bundle e2 (out of r) costs the way across r between the two boundaries, and each
+    bundle crossed costs one hop times its congestion factor."""
+
+    def __init__(self, bundles: list[Bundle], n_regions: int):
+        self.bundles = bundles
+        E = len(bundles)
+        self.E = E
+        self.a = np.array([e.a for e in bundles], dtype=np.int64)
+        self.b = np.array([e.b for e in bundles], dtype=np.int64)
+        into: list[list[int]] = [[] for _ in range(n_regions)]
+        out: list[list[int]] = [[] for _ in range(n_regions)]
+        for i, e in enumerate(bundles):
+            into[e.b].append(i)
+            out[e.a].append(i)
+        self.into, self.out = into, out
+        rows, cols, lens = [], [], []
+        for r in range(n_regions):
+            for e1 in into[r]:
+                for e2 in out[r]:
+                    if bundles[e2].b == bundles[e1].a:
+                        continue          # straight back
+                    rows.append(e1)
+                    cols.append(e2)
+                    lens.append(_segment_distance(bundles[e1].box, bundles[e2].box))
+        order = np.lexsort((np.array(cols, dtype=np.int64), np.array(rows, dtype=np.int64)))
+        self.rows = np.array(rows, dtype=np.int64)[order]
+        self.cols = np.array(cols, dtype=np.int64)[order]
+        self.lens = np.array(lens, dtype=np.float64)[order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.rows, minlength=E))])
+        self.transit = {(int(r), int(c)): float(l) for r, c, l in zip(self.rows, self.cols,
+                                                                      self.lens)}
+
+    def path(self, s: int, d: int, factor: np.ndarray) -> tuple[list[int], float]:
+        """The cheapest bundle sequence from region s to region d, with `factor` scaling
+        each bundle's crossing; returns (bundle ids, cost)."""
+        starts = self.out[s]
+        ends = self.into[d]
+        if not starts or not ends:
+            raise RuntimeError("a kernel touches no other region")
+        data = self.lens + factor[self.rows]          # leaving e1 pays for crossing e1
+        graph = csr_matrix((np.maximum(data, 1e-9), self.cols, self.indptr),
+                           shape=(self.E, self.E))
+        dist, pred, _ = dijkstra(graph, directed=True, indices=starts, return_predecessors=True,
+                                 min_only=True)
+        total = dist[ends] + factor[ends]             # ... and the last one on arrival
+        best = int(np.argmin(total))
+        if not np.isfinite(total[best]):
+            raise RuntimeError("the region graph is not connected")
+        ids = [ends[best]]
+        while pred[ids[-1]] >= 0:
+            ids.append(int(pred[ids[-1]]))
+        ids.reverse()
+        return ids, float(total[best])
+
+    def hops(self, ids: list[int]) -> float:
+        """Bundles crossed plus the way across every region in between."""
+        return float(len(ids)) + sum(self.transit[(e1, e2)] for e1, e2 in zip(ids, ids[1:]))
+
+    def regions_of(self, ids: list[int], s: int) -> list[int]:
+        return [s] + [int(self.b[i]) for i in ids]
 
 
 def _merge_paths(rf: RoutedFlow) -> None:
-    """Paths through the same regions are one path."""
+    """Paths through the same bundles are one path."""
     merged: dict[tuple[int, ...], Path] = {}
     for p in rf.paths:
-        key = tuple(p.regions)
+        key = tuple(p.bundles)
         if key in merged:
             merged[key].bytes += p.bytes
         else:
-            merged[key] = Path(list(p.regions), p.bytes, p.hops)
+            merged[key] = Path(list(p.regions), p.bytes, p.hops, list(p.bundles))
     rf.paths = list(merged.values())
-
-
-def _touches(rf: RoutedFlow, edge_of, bad: set) -> bool:
-    return any(edge_of[(u, v)] in bad for p in rf.paths for u, v in zip(p.regions, p.regions[1:]))

@@ -9,5 +9,9 @@ from . import fused  # noqa: E402,F401
 from . import attention  # noqa: E402,F401
 from . import loss  # noqa: E402,F401
 from . import quant  # noqa: E402,F401
+from . import signal  # noqa: E402,F401
+from . import linalg  # noqa: E402,F401
+from . import image  # noqa: E402,F401
+from . import bitcast  # noqa: E402,F401
 
 __all__ = ["KERNELS", "get_kernel", "kernel"]

@@ -173,3 +173,27 @@ def rotary_embedding(x, cos, sin, *, interleaved=False):
         out[..., :half] = real
         out[..., half:2 * half] = imag
     return out.astype(x.dtype, copy=False)
+
+
+@kernel("nn.linear_attention")
+def linear_attention(q, k, v, state, decay, beta=None, *, scale=0.0):
+    b, hq, t, dk = q.shape
+    hkv, dv = k.shape[1], v.shape[3]
+    work = np.result_type(_work_dtype(q.dtype), _work_dtype(state.dtype))
+    group = hq // hkv
+    scale = scale or 1.0 / np.sqrt(dk)
+    s = np.array(np.broadcast_to(state, (b, hkv, dk, dv)), dtype=work)
+    gate = np.exp(np.broadcast_to(decay, (b, hkv, t, dk)).astype(work))
+    qs, ks, vs = (a.astype(work, copy=False) for a in (q, k, v))
+    out = np.empty((b, hq, t, dv), dtype=work)
+    for step in range(t):  # the recurrence: one step at a time, all rows and heads at once
+        kt = ks[:, :, step]                                  # [B, Hkv, dk]
+        vt = vs[:, :, step]                                  # [B, Hkv, dv]
+        s *= gate[:, :, step, :, None]
+        if beta is not None:
+            bt = np.broadcast_to(beta, (b, hkv, t, 1))[:, :, step].astype(work)
+            vt = bt * (vt - np.einsum("bhkv,bhk->bhv", s, kt))
+        s += kt[..., :, None] * vt[..., None, :]
+        qt = qs[:, :, step].reshape(b, hkv, group, dk)      # query heads grouped by kv head
+        out[:, :, step] = scale * np.einsum("bhgk,bhkv->bhgv", qt, s).reshape(b, hq, dv)
+    return out.astype(q.dtype, copy=False), s.astype(state.dtype, copy=False)

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import erf as _erf
 from scipy.special import expit as _expit
 
-from .nn import conv2d_output
+from .nn import conv2d_output, maxpool2d
 from .registry import kernel
 
 BLOCK = 1 << 15       # elements per block of an epilogue or an elementwise program
@@ -145,17 +145,48 @@ def _split_epilogue(operands, has_bias: bool, residual: bool):
 
 @kernel("fused.conv2d_epilogue")
 def conv2d_epilogue(x, w, *operands, strides, pads, dilations, groups, activation, alpha,
-                    clip_min, clip_max, has_bias, residual):
-    bias, res = _split_epilogue(operands, has_bias, residual)
-    out = conv2d_output(x, w, strides, pads, dilations, groups)
-    n, o = out.shape[0], out.shape[1]
-    if bias is not None:
-        bias = _wide(bias).astype(out.dtype, copy=False)
-        if n > 1:
-            bias = np.tile(bias.reshape(-1), n)
+                    clip_min, clip_max, has_bias, residual, shortcut, shortcut_has_bias,
+                    shortcut_strides, shortcut_pads, shortcut_dilations, shortcut_groups,
+                    pool_kernel, pool_strides, pool_pads, pool_ceil_mode):
+    rest = list(operands)
+    bias = rest.pop(0) if has_bias else None
+    res = rest.pop(0) if residual else None
+    if shortcut:
+        sx, sw = rest.pop(0), rest.pop(0)
+        sbias = rest.pop(0) if shortcut_has_bias else None
+        # the second convolution, whole; its blocks are added like a residual's
+        res = conv2d_output(sx, sw, shortcut_strides, shortcut_pads, shortcut_dilations,
+                            shortcut_groups, bias=sbias)
+    flat_res = None
     if res is not None:
         res = _wide(res)
-    _epilogue(out, bias, res, activation, alpha, clip_min, clip_max, n * o, True)
+        full = res.ndim == 4 and res.shape[:2] == (x.shape[0], w.shape[0])
+        flat_res = res.reshape(res.shape[0], res.shape[1], -1) if full else None
+    clamp = None
+    if res is None and activation in ("none", "relu", "clip"):
+        clamp = {"none": (-math.inf, math.inf), "relu": (0.0, math.inf),
+                 "clip": (clip_min, clip_max)}[activation]
+    scratch: dict[tuple, np.ndarray] = {}
+
+    def epilogue(block: np.ndarray, img: int, c0: int, p0: int) -> None:
+        if flat_res is not None:
+            block += flat_res[img, c0:c0 + block.shape[0], p0:p0 + block.shape[1]]
+        if activation != "none":
+            if block.shape not in scratch and activation not in ("relu", "clip", "sigmoid",
+                                                                 "tanh"):
+                scratch[block.shape] = np.empty(block.shape, dtype=block.dtype)
+            activate(block, activation, alpha, clip_min, clip_max, scratch.get(block.shape))
+
+    needs_block = (flat_res is not None or activation != "none") and \
+        (res is None or flat_res is not None)
+    out = conv2d_output(x, w, strides, pads, dilations, groups, bias=bias,
+                        epilogue=epilogue if needs_block else None, clamp=clamp)
+    if res is not None and flat_res is None:      # a residual that broadcasts: after
+        out += res
+        activate(out, activation, alpha, clip_min, clip_max)
+    if pool_kernel:
+        out = maxpool2d(out, kernel=pool_kernel, strides=pool_strides, pads=pool_pads,
+                        dilations=[1, 1], ceil_mode=pool_ceil_mode)
     return out.astype(x.dtype, copy=False)
 
 

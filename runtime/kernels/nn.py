@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 from math import prod
+from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -115,51 +116,79 @@ def _conv(x, w, bias, strides, pads, dilations, groups):
 
 # -- 2-D convolution: the fast paths ------------------------------------------------
 #
-# Results are written straight into an NCHW buffer: a 1x1 convolution is one GEMM
-# per image (no copy of x at stride 1), a depthwise one is a compiled tap loop
-# (`dense_numba.depthwise2d`), any other is im2col in blocks of output rows (at
-# most `_COLS_BUDGET` bytes of columns at a time, so the column buffer stays small
-# and hot in cache) with W[O, C/g*kh*kw] @ cols written into the result rows.
+# Results are written straight into an NCHW buffer, block by block: a 1x1
+# convolution is one GEMM per block of output positions (no copy of x at stride
+# 1), a depthwise one is a compiled tap loop (`dense_numba.depthwise2d`), any other
+# is im2col in blocks of output rows (at most `_COLS_BUDGET` bytes of columns at a
+# time, so the column buffer stays small and hot in cache) with W[O, C/g*kh*kw] @
+# cols written into the result rows. Each finished block gets the bias and then the
+# caller's epilogue while it is still in cache.
 
 _COLS_BUDGET = 1 << 21
+_BLOCK_BYTES = 1 << 18          # output bytes per block of a 1x1 convolution
+
+Epilogue = Callable[[np.ndarray, int, int, int], None]
 
 
-def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups
-                  ) -> np.ndarray:
-    """The convolution of x [N, C, H, W] with w [O, C/g, kh, kw], without bias: a new
+def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups,
+                  bias: np.ndarray | None = None, epilogue: Epilogue | None = None,
+                  clamp: tuple[float, float] | None = None) -> np.ndarray:
+    """The convolution of x [N, C, H, W] with w [O, C/g, kh, kw] (+ bias [O]): a new
     C-contiguous [N, O, Ho, Wo] array in the compute dtype (f16 computes in f32).
-    The fused kernels apply their epilogues in place on it."""
+
+    `epilogue(block, n, c0, p0)` is called on every finished block, the 2-D view
+    ``out[n, c0:c0 + rows, p0:p0 + cols]`` of output channels by flattened output
+    positions, after the bias. `clamp` = (lo, hi), when given, must be equivalent to
+    the epilogue: the depthwise path then applies it in its own store instead."""
     xw, ww = _wide(x), _wide(w)
     if ww.dtype != xw.dtype:
         ww = ww.astype(xw.dtype)
+    b = None if bias is None else _wide(bias).astype(xw.dtype, copy=False).reshape(-1, 1)
     n, c, h, wd = xw.shape
     o, cg, kh, kw = ww.shape
     (sh, sw), (dh, dw) = strides, dilations
     ho = (h + pads[0] + pads[2] - dh * (kh - 1) - 1) // sh + 1
     wo = (wd + pads[1] + pads[3] - dw * (kw - 1) - 1) // sw + 1
     out = np.empty((n, o, ho, wo), dtype=xw.dtype)
-    if n == 0 or o == 0 or ho * wo == 0:
-        out[...] = 0
+    flat = out.reshape(n, o, ho * wo)
+
+    def finish(block: np.ndarray, img: int, c0: int, p0: int) -> None:
+        if b is not None:
+            block += b[c0:c0 + block.shape[0]]
+        if epilogue is not None:
+            epilogue(block, img, c0, p0)
+
+    if out.size == 0:
         return out
     if groups == 1 and kh == kw == 1 and not any(pads):
         xs = xw[:, :, ::sh, ::sw] if (sh, sw) != (1, 1) else xw
         xs = xs[:, :, :ho, :wo].reshape(n, c, ho * wo)
-        np.matmul(ww.reshape(o, c), xs, out=out.reshape(n, o, ho * wo))
+        w2 = ww.reshape(o, c)
+        step = max(256, _BLOCK_BYTES // (o * xw.itemsize))
+        for img in range(n):
+            for p0 in range(0, ho * wo, step):
+                block = flat[img, :, p0:p0 + step]
+                np.matmul(w2, xs[img, :, p0:p0 + step], out=block)
+                finish(block, img, 0, p0)
         return out
     xp = _pad_spatial(xw, pads[:2], pads[2:])
     if groups == c and cg == 1 and o == c and xw.dtype in (np.float32, np.float64):
         from .dense_numba import depthwise2d
+        lo, hi = clamp if clamp is not None else (-np.inf, np.inf)
         depthwise2d(np.ascontiguousarray(xp), np.ascontiguousarray(ww.reshape(o, kh, kw)),
-                    out, sh, sw, dh, dw)
+                    np.zeros(0, xw.dtype) if b is None else np.ascontiguousarray(b[:, 0]),
+                    xw.dtype.type(lo), xw.dtype.type(hi), out, sh, sw, dh, dw)
+        if clamp is None and epilogue is not None:
+            for img in range(n):
+                epilogue(flat[img], img, 0, 0)
         return out
     og, kk = o // groups, cg * kh * kw
     wmat = ww.reshape(groups, og, kk)
     rows = max(1, min(ho, _COLS_BUDGET // max(1, kk * wo * xw.itemsize)))
     cols = np.empty((cg, kh, kw, rows, wo), dtype=xw.dtype)
-    flat = out.reshape(n, o, ho * wo)
-    for b in range(n):
+    for img in range(n):
         for g in range(groups):
-            xg = xp[b, g * cg:(g + 1) * cg]
+            xg = xp[img, g * cg:(g + 1) * cg]
             for r0 in range(0, ho, rows):
                 r = min(rows, ho - r0)
                 for i in range(kh):
@@ -167,18 +196,17 @@ def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups
                         y0, x0 = r0 * sh + i * dh, j * dw
                         cols[:, i, j, :r] = xg[:, y0:y0 + sh * (r - 1) + 1:sh,
                                                x0:x0 + sw * (wo - 1) + 1:sw]
-                block = cols[:, :, :, :r].reshape(kk, r * wo) if r == rows else \
+                block_cols = cols[:, :, :, :r].reshape(kk, r * wo) if r == rows else \
                     np.ascontiguousarray(cols[:, :, :, :r]).reshape(kk, r * wo)
-                np.matmul(wmat[g], block,
-                          out=flat[b, g * og:(g + 1) * og, r0 * wo:(r0 + r) * wo])
+                block = flat[img, g * og:(g + 1) * og, r0 * wo:(r0 + r) * wo]
+                np.matmul(wmat[g], block_cols, out=block)
+                finish(block, img, g * og, r0 * wo)
     return out
 
 
 @kernel("nn.conv2d")
 def conv2d(x, w, bias=None, *, strides, pads, dilations, groups):
-    out = conv2d_output(x, w, strides, pads, dilations, groups)
-    if bias is not None:
-        out += _wide(bias).reshape(1, -1, 1, 1)
+    out = conv2d_output(x, w, strides, pads, dilations, groups, bias=bias)
     return out.astype(x.dtype, copy=False)
 
 

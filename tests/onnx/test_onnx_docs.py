@@ -33,8 +33,11 @@ def test_the_table_has_one_row_per_converted_op_with_its_opsets() -> None:
     table = _script().op_table()
     rows = {m.group(1): (int(m.group(2)), m.group(3))
             for m in re.finditer(r"^\| (\S+) \| (\d+) \| ([-\d, ]+) \|", table, re.M)}
-    assert set(rows) == {t for (_, t) in CONVERTERS}
-    for (_, op_type), versions in CONVERTERS.items():
-        first, changes = rows[op_type]
+    def name(domain: str, op_type: str) -> str:  # ops outside the default domain: domain::Op
+        return f"{domain}::{op_type}" if domain else op_type
+
+    assert set(rows) == {name(d, t) for (d, t) in CONVERTERS}
+    for (domain, op_type), versions in CONVERTERS.items():
+        first, changes = rows[name(domain, op_type)]
         assert first == min(c.since for c in versions)
         assert changes == (", ".join(str(c.since) for c in versions[1:]) or "-")

@@ -1,12 +1,13 @@
-"""Kernels of the attention ops (nn.attention, nn.attention_scores, nn.rotary_embedding)
-against numpy references written here.
+"""Kernels of the attention ops (nn.attention, nn.attention_scores, nn.rotary_embedding,
+nn.linear_attention) against numpy references written here.
 
 Same contract as `tests/ops/test_op_kernels.py`, whose `Case` shape and
 helpers this file reuses. The attention reference works query by query in
 float64 with Python loops: for each (batch, head, query) it decides, key by
 key, whether the key may be attended (the rules in `compiler/ops/attention.py`
 spelled out as `if`s), then takes a softmax with `math.exp`. The rotary
-reference rotates one pair of dims at a time.
+reference rotates one pair of dims at a time; the linear-attention reference
+runs the recurrence step by step on one (batch, head) state matrix at a time.
 """
 from __future__ import annotations
 
@@ -140,6 +141,34 @@ def _bool_mask(*shape):
     return m
 
 
+def linear_attention_ref(q, k, v, state, decay, beta=None, scale=0.0):
+    """The recurrence step by step, one (batch, kv head) matrix state at a time, float64."""
+    q, k, v = f64(q), f64(k), f64(v)
+    bsz, hq, t, dk = q.shape
+    hkv, dv = k.shape[1], v.shape[3]
+    group = hq // hkv
+    scale = scale or 1.0 / math.sqrt(dk)
+    st = np.broadcast_to(f64(state), (bsz, hkv, dk, dv))
+    dec = np.broadcast_to(f64(decay), (bsz, hkv, t, dk))
+    bt = None if beta is None else np.broadcast_to(f64(beta), (bsz, hkv, t, 1))
+    y = np.zeros((bsz, hq, t, dv))
+    final = np.zeros((bsz, hkv, dk, dv))
+    for b in range(bsz):
+        for h in range(hkv):
+            s = st[b, h].copy()
+            for step in range(t):
+                for row in range(dk):
+                    s[row] *= math.exp(dec[b, h, step, row])
+                vt = v[b, h, step].copy()
+                if bt is not None:
+                    vt = bt[b, h, step, 0] * (vt - s.T @ k[b, h, step])
+                s = s + np.outer(k[b, h, step], vt)
+                for g in range(group):
+                    y[b, h * group + g, step] = scale * (q[b, h * group + g, step] @ s)
+            final[b, h] = s
+    return y, final
+
+
 # -- cases -------------------------------------------------------------------------------
 
 _q, _k, _v = randn(2, 3, 4, 8), randn(2, 3, 6, 8), randn(2, 3, 6, 5)
@@ -179,6 +208,18 @@ CASES = {
         scores_case("probs_dead_rows", _q, _k, _dead, stage="probs"),
         scores_case("probs_lengths", _q, _k, _fmask, _lengths, stage="probs", causal=True),
     ],
+    "nn.linear_attention": [
+        case("linear", [randn(2, 2, 4, 3), randn(2, 2, 4, 3), randn(2, 2, 4, 5), np.zeros((), F32),
+                        np.zeros((), F32)], lambda *a: linear_attention_ref(*a)),
+        case("gated_delta_gqa_past", [randn(1, 4, 3, 3), randn(1, 2, 3, 3), randn(1, 2, 3, 2),
+                                      randn(1, 2, 3, 2), -np.abs(randn(1, 2, 3, 1)),
+                                      np.abs(randn(1, 1, 3, 1))],
+             lambda *a: linear_attention_ref(*a, scale=0.5), scale=0.5),
+        case("gated_per_dim_f64", [randn(1, 1, 5, 2, dtype=F64), randn(1, 1, 5, 2, dtype=F64),
+                                   randn(1, 1, 5, 2, dtype=F64), np.zeros((), F64),
+                                   -np.abs(randn(1, 1, 5, 2, dtype=F64))],
+             lambda *a: linear_attention_ref(*a)),
+    ],
     "nn.rotary_embedding": [
         case("halves_per_batch", [randn(2, 3, 5, 8), randn(2, 5, 4), randn(2, 5, 4)],
              rotary_ref),
@@ -199,15 +240,19 @@ _F16_TOL = dict(rtol=2e-3, atol=2e-3)
 @pytest.mark.parametrize("op,c", _PARAMS)
 def test_kernel_matches_reference(op: str, c) -> None:
     types = [TensorType.of_array(a) for a in c.inputs]
-    full, attrs, (want_type,) = infer_types(op, types, c.attrs)
+    full, attrs, want_types = infer_types(op, types, c.attrs)
     before = [a.copy() for a in c.inputs]
-    got = np.asarray(KERNELS[full](*c.inputs, **attrs))
-    assert got.shape == want_type.shape and got.dtype == want_type.np_dtype
-    want = np.asarray(c.ref(*c.inputs))
-    if got.dtype == F16:
-        np.testing.assert_allclose(got, want, **_F16_TOL)
-    else:
-        assert_matches(got, want)
+    out = KERNELS[full](*c.inputs, **attrs)
+    outs = out if isinstance(out, tuple) else (out,)
+    wants = c.ref(*c.inputs)
+    wants = wants if isinstance(wants, tuple) else (wants,)
+    for got, want, want_type in zip(outs, wants, want_types, strict=True):
+        got = np.asarray(got)
+        assert got.shape == want_type.shape and got.dtype == want_type.np_dtype
+        if got.dtype == F16:
+            np.testing.assert_allclose(got, np.asarray(want), **_F16_TOL)
+        else:
+            assert_matches(got, np.asarray(want))
     for a, b in zip(c.inputs, before):
         np.testing.assert_array_equal(a, b, err_msg="the kernel modified its input")
 

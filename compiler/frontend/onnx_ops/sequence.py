@@ -1,4 +1,4 @@
-"""Converters for ONNX sequence ops, by static unrolling.
+"""Converters for ONNX sequence and optional ops, by static unrolling.
 
 wsc's IR has no sequence type. While importing, a sequence is a Python list
 of IR values (see `compiler/frontend/onnx.py`): SequenceConstruct builds the
@@ -8,6 +8,10 @@ ConcatFromSequence concatenates one. This is the partial evaluation that
 shape values get: it works while every position is known at compile time,
 and a position computed at run time is a clear error. No op is emitted for
 the sequence itself; only the tensor ops (slices, concats) remain.
+
+Optionals are decided the same way: Optional, OptionalHasElement and
+OptionalGetElement work on the importer's value (present: the tensor or
+sequence itself; empty: `EMPTY_OPTIONAL`), so OptionalHasElement is a constant.
 """
 from __future__ import annotations
 
@@ -130,3 +134,35 @@ def concat_from_sequence(n):
     if len(seq) == 1:
         return seq[0]
     return n.op("tensor.concat", seq, {"axis": axis})
+
+
+# -- optionals: a present value is itself, an empty one EMPTY_OPTIONAL --------------------------
+
+def _empty():
+    from ..onnx import EMPTY_OPTIONAL  # late: that module imports this package
+    return EMPTY_OPTIONAL
+
+
+def _wrapped(v):
+    """A converter's return value for one output holding `v` (a sequence is one output)."""
+    return [v] if isinstance(v, list) else v
+
+
+@converter("Optional", since=15)
+def optional(n):
+    v = n.any_input(0)
+    return _wrapped(v) if v is not None else _empty()
+
+
+@converter("OptionalHasElement", since=15)
+def optional_has_element(n):
+    v = n.any_input(0)
+    return n.constant(np.array(v is not None and v is not _empty()))
+
+
+@converter("OptionalGetElement", since=15)
+def optional_get_element(n):
+    v = n.any_input(0)
+    if v is None or v is _empty():
+        n.fail("the optional (input 0) is empty")
+    return _wrapped(v)

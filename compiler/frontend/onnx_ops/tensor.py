@@ -192,7 +192,9 @@ def size(n):
 
 @converter("Range", since=11)
 def range_(n):
-    start, limit, delta = n.const(0), n.const(1), n.const(2)
+    # Scalars, though some exporters (and ONNX's own function bodies) pass [1] tensors.
+    start, limit, delta = (None if v is None else np.asarray(v).reshape(-1)[0]
+                           for v in (n.const(0), n.const(1), n.const(2)))
     if delta is not None and float(delta) == 0:
         n.fail("delta must be nonzero")
     if start is not None and limit is not None and delta is not None:
