@@ -3,6 +3,7 @@
     python benchmarks/fusion.py              # everything (a few minutes on 2 cores)
     python benchmarks/fusion.py --quick      # smaller BERT (2 layers), fewer repeats
     python benchmarks/fusion.py --only ops,latency,memory
+    python benchmarks/fusion.py --only latency --threads 1   # one thread each
 
 Prints three tables (targets are printed next to the numbers, not asserted):
 
@@ -15,10 +16,11 @@ Prints three tables (targets are printed next to the numbers, not asserted):
 2. *Latency*, dense (no pruning), batch 1: ResNet-18 and MobileNetV2 at
    224x224, a BERT-base-width encoder (hidden 768, 12 heads, FFN 3072) at
    sequence 128; the medians of repeated runs of wsc's executor and of
-   onnxruntime on the same ONNX file in the same process (timed alternately;
-   onnxruntime with its default options except intra-op spinning, which on
-   2 shared cores only makes it slower), and their ratio. Target: within 1.25x
-   of onnxruntime.
+   onnxruntime on the same ONNX file in the same process: "ort" without
+   intra-op spinning, timed alternately with wsc (so both see the same load
+   from whatever else shares the 2 cores), "ort spin" with all its defaults,
+   timed on its own (its spinning threads would slow wsc down); the ratio is
+   against the faster of the two. Target: within 1.25x of onnxruntime.
 3. *Memory* of a ResNet-50 run (batch 1, 224x224): the largest live set (the
    most activation bytes alive at one op: a lower bound for any executor),
    the arena of the liveness-based plan (`compiler/memory_plan.py`) and the
@@ -118,24 +120,59 @@ def op_counts(tm) -> None:
     print()
 
 
-def latency(tm, quick: bool) -> None:
-    print("== dense latency, batch 1 (median of repeated runs, same process) ==")
-    print(f"{'model':38s} {'wsc ms':>9s} {'ort ms':>9s} {'ratio':>7s}  target <= 1.25x")
+def limit_threads(threads: int):
+    """Use `threads` threads in BLAS, numba and onnxruntime (0: their defaults). Returns the
+    onnxruntime intra-op thread count and a context manager for the rest."""
+    import contextlib
+    if not threads:
+        return 0, contextlib.nullcontext()
+    import numba
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        sys.exit("--threads needs threadpoolctl to limit BLAS threads")
+    return threads, threadpool_limits(limits=threads)
+
+
+def latency(tm, quick: bool, threads: int = 0) -> None:
+    ort_threads, limits = limit_threads(threads)
+    with limits:
+        _latency(tm, quick, ort_threads)
+
+
+def _latency(tm, quick: bool, ort_threads: int) -> None:
+    label = f"{ort_threads} thread(s)" if ort_threads else "default threads"
+    print(f"== dense latency, batch 1, {label} (median of repeated runs, same process) ==")
+    print(f"{'model':38s} {'wsc ms':>9s} {'ort ms':>9s} {'ort spin':>9s} {'ratio':>7s}  "
+          f"target <= 1.25x (vs the faster ort)")
     repeats = 5 if quick else 15
     for name, (exp, feeds) in models(tm, quick).items():
         module, _ = compile_o2(exp.onnx, static_shapes(feeds))
         exe = Executable(lower(module))
+        default_options = ort.SessionOptions()
+        if ort_threads:
+            default_options.intra_op_num_threads = ort_threads
         options = ort.SessionOptions()
         # Spinning worker threads fight for the 2 shared cores (and with ours); without
         # spinning onnxruntime measured 3x faster here.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if ort_threads:
+            options.intra_op_num_threads = ort_threads
         session = ort.InferenceSession(exp.onnx, options, providers=["CPUExecutionProvider"])
         got, want = exe.run(feeds), session.run(None, feeds)
         worst = max(float(np.max(np.abs(got[o] - w))) for o, w in zip(exp.output_names, want))
-        ours, theirs = interleaved_medians(lambda: exe.run(feeds),
-                                           lambda: session.run(None, feeds), repeats)
-        print(f"{name:38s} {ours * 1e3:9.2f} {theirs * 1e3:9.2f} {ours / theirs:6.2f}x  "
-              f"(max |wsc - ort| = {worst:.1e})")
+        ours, quiet = interleaved_medians(lambda: exe.run(feeds),
+                                          lambda: session.run(None, feeds), repeats)
+        del session
+        # and onnxruntime with all its defaults (spinning threads), timed on its own
+        spinning = ort.InferenceSession(exp.onnx, default_options,
+                                        providers=["CPUExecutionProvider"])
+        spin = interleaved_medians(lambda: spinning.run(None, feeds), lambda: None, repeats)[0]
+        del spinning
+        best = min(quiet, spin)
+        print(f"{name:38s} {ours * 1e3:9.2f} {quiet * 1e3:9.2f} {spin * 1e3:9.2f} "
+              f"{ours / best:6.2f}x  (max |wsc - ort| = {worst:.1e})")
     print()
 
 
@@ -214,13 +251,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2-layer BERT, fewer repeats")
     parser.add_argument("--only", default="ops,latency,memory",
                         help="comma-separated: ops, latency, memory")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads for both runtimes' latency (0: their defaults); 1 is "
+                             "the robust comparison when other jobs share the cores")
     args = parser.parse_args()
     tm = _torch_models()
     parts = set(args.only.split(","))
     if "ops" in parts:
         op_counts(tm)
     if "latency" in parts:
-        latency(tm, args.quick)
+        latency(tm, args.quick, args.threads)
     if "memory" in parts:
         memory(tm)
 

@@ -8,8 +8,6 @@ The Python API in one call (see `compiler.driver`)::
 """
 __version__ = "0.1.0"
 
-import runtime  # noqa: E402,F401 - first, for its thread settings (see runtime/__init__.py)
-
 from .driver import CompileResult, compile, load_source  # noqa: E402,A004
 
 __all__ = ["CompileResult", "compile", "load_source", "__version__"]

@@ -211,9 +211,10 @@ def add_wafer_options(passes: list, mesh: str | None, mode: str) -> list:
 
 def _folds(pass_name: str) -> bool:
     """Passes that prune goes after: shape inference, folding (canonicalize, fold-*) and
-    clean-up."""
+    clean-up. Not fold-algebra: it merges MatMul + Add into a fused op, and pruning
+    comes before fusion."""
     return pass_name in ("infer-shapes", "canonicalize", "cse", "dce") or \
-        pass_name.startswith("fold")
+        (pass_name.startswith("fold") and pass_name != "fold-algebra")
 
 
 def calibration_samples_checked(n: int) -> int:

@@ -114,7 +114,8 @@ def _select(op: Op, names: dict[Value, str], parts: dict[Constant, tuple[str, st
     fmt = w.type.encoding.format
     fused = op.name.startswith("fused.")
     epilogue_ok = not fused or (not op.attrs["residual"] and op.attrs["activation"] in
-                                ("none", "relu"))
+                                ("none", "relu") and not op.attrs.get("shortcut")
+                                and not op.attrs.get("pool_kernel"))
     activation = op.attrs["activation"] if fused else "none"
     bias = [names[v] for v in op.operands[2:3]] if (not fused or op.attrs["has_bias"]) else []
     if op.name in ("nn.matmul", "fused.matmul_epilogue") and i == 1 and len(sparse) == 1 \

@@ -462,6 +462,11 @@ class _Importer:
             arr = np.asarray(arr).astype(t.np_dtype, copy=False).reshape(
                 [int(d) for d in t.shape])
             hint = node.output[i] if node is not None and i < len(node.output) else name
+            weights = [v for v in operands if v.data is not None and v.data.size > 1]
+            if len(weights) == 1 and len(outs) == 1:
+                # A weight rearranged while importing (Gemm's transpose of B): name it
+                # after the weight, not after the node's output.
+                hint = f"{weights[0].name}.{name.split('.', 1)[1]}"
             result.append(self.new_constant(arr, hint))
         return result
 

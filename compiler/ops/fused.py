@@ -169,11 +169,17 @@ def _conv_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
 
 
 def _conv_flops(ins, outs, attrs) -> int:
-    main = ins[1]
-    flops = 2 * prod(outs[0].shape) * prod(main.shape[1:]) + _epilogue_flops(outs, attrs)
+    # The convolution and its epilogue run on the conv's own output; a trailing max pool
+    # only shrinks what is written (counting on outs[0] would under-count ~4x).
+    plain = {k: attrs[k] for k in ("strides", "pads", "dilations", "groups")}
+    (conv_out,) = get_op("nn.conv2d").infer(list(ins[:2]), plain)
+    n = prod(conv_out.shape)
+    flops = 2 * n * prod(ins[1].shape[1:]) + _epilogue_flops([conv_out], attrs)
     if attrs["shortcut"]:
         sc_w = split_conv_operands(ins, attrs)["shortcut_w"]
-        flops += 2 * prod(outs[0].shape) * prod(sc_w.shape[1:])
+        flops += 2 * n * prod(sc_w.shape[1:])
+    if attrs["pool_kernel"]:
+        flops += prod(outs[0].shape) * prod(attrs["pool_kernel"])
     return flops
 
 
@@ -203,7 +209,8 @@ def _matmul_flops(ins, outs, attrs) -> int:
     return 2 * prod(outs[0].shape) * ins[0].shape[-1] + _epilogue_flops(outs, attrs)
 
 
-define("fused.matmul_epilogue", ["a", "b", "bias?", "residual?"], _matmul_infer, _matmul_flops, "fused",
+define("fused.matmul_epilogue", ["a", "b", "bias?", "residual?"], _matmul_infer, _matmul_flops,
+       "fused",
        "nn.matmul (numpy semantics) with an epilogue applied in place on its result: + bias "
        "(has_bias; broadcast, typically [N]), + residual (residual), then the activation.",
        EPILOGUE_ATTRS)
@@ -332,7 +339,8 @@ def _softmax_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
     if mode != "none":
         mask = ins[1]
         if mode == "select" and mask.dtype != "bool":
-            raise ShapeError(f"fused.masked_softmax: a 'select' mask must be bool, got {mask.dtype}")
+            raise ShapeError(f"fused.masked_softmax: a 'select' mask must be bool, got "
+                             f"{mask.dtype}")
         if mode == "add" and mask.dtype != x.dtype:
             raise ShapeError(f"fused.masked_softmax: an 'add' mask must have x's dtype {x.dtype}, "
                              f"got {mask.dtype}")
@@ -341,8 +349,8 @@ def _softmax_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
         except ShapeError:
             ok = False
         if not ok:
-            raise ShapeError(f"fused.masked_softmax: mask {fmt_shape(mask.shape)} must broadcast to "
-                             f"x {fmt_shape(x.shape)}")
+            raise ShapeError(f"fused.masked_softmax: mask {fmt_shape(mask.shape)} must broadcast "
+                             f"to x {fmt_shape(x.shape)}")
     return [TensorType(x.shape, x.dtype)]
 
 

@@ -18,10 +18,8 @@ result has no other user:
 
 A transposed constant weight is already one folded constant (canonicalize
 folds every constant subgraph). Scaling multiplies existing weight entries,
-so pruned weights keep their zeros. A weight that is at most `sparse-density`
-nonzero stays a plain nn.matmul (its bias add is not merged): until kernel
-selection maps fused ops onto the sparse kernels, that keeps the layer
-eligible for a sparse kernel (0 merges every layer).
+so pruned weights keep their zeros (and a matmul with a bias still runs on a
+sparse kernel: ``sparse.matmul_csc`` takes the bias).
 
 Statistics: ``scaled``, ``biased``, ``reassociated``.
 """
@@ -35,16 +33,11 @@ from ..errors import TypeCheckError
 from ..ir.builder import Builder, infer_types
 from ..ir.core import Constant, Module, Op, Value
 from ..ir.location import Location
-from .base import Pass, PassContext, option
+from .base import Pass, PassContext
 from .fold_batchnorm import constant_data, new_constant, update_constant
 
 CONVS = ("nn.conv2d", "nn.conv3d", "fused.conv2d_epilogue")
 MATMULS = ("nn.matmul", "fused.matmul_epilogue")
-
-
-def _weight_density(w: Value) -> float:
-    d = constant_data(w)
-    return 1.0 if d is None or d.size == 0 else float(np.count_nonzero(d)) / d.size
 
 
 def layer_kind(op: Op | None) -> str | None:
@@ -115,9 +108,6 @@ class FoldAlgebra(Pass):
     name = "fold-algebra"
     summary = "Fold constant scales and shifts into layer weights and biases (MatMul+Add -> bias)."
 
-    sparse_density: float = option(0.5, "weights at most this dense keep a plain nn.matmul "
-                                        "(sparse-kernel candidates); 0 merges all")
-
     def run(self, module: Module, ctx: PassContext) -> None:
         for key in ("scaled", "biased", "reassociated"):
             ctx.stat(key, 0)
@@ -180,11 +170,10 @@ class FoldAlgebra(Pass):
             layer.operands.append(new_constant(module, f"{layer.operands[1].name}.bias",
                                                sign * vec, dtype))
         else:
-            if self.sparse_density > 0 and _weight_density(layer.operands[1]) <= \
-                    self.sparse_density:
-                return False
-            data = np.asarray(c.data, dtype=np.float64) * sign
-            bias = c if sign > 0 else new_constant(module, f"{c.name}.neg", data, dtype)
+            # a bias [N] (what the sparse matmul kernel takes), whatever c's broadcast shape
+            channels = layer.operands[1].type.shape[1]
+            bias = c if sign > 0 and c.type.shape == (channels,) else \
+                new_constant(module, f"{c.name}.bias", sign * vec, dtype)
             try:
                 b = Builder(module, at=module.ops.index(layer))
                 fused = b.value("fused.matmul_epilogue", [*layer.operands[:2], bias],

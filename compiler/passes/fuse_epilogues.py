@@ -22,9 +22,10 @@ there would lose that value), so a conv whose output feeds two ops keeps
 its epilogue-free form, and an activation that is a model output ends the
 chain (it is the fused op's result). A lone contraction is left as it is.
 
-A contraction whose constant weight is at most `sparse-density` nonzero is
-left unfused, so that kernel selection can still give it a sparse kernel
-(0 fuses everything).
+A contraction whose constant weight is at most `sparse-density` nonzero (a
+candidate for a sparse kernel) only absorbs what the sparse kernels also do
+— a bias and relu — so that kernel selection can still give it a sparse
+kernel (0: no limit).
 
 Statistics: ``fused-conv``, ``fused-matmul``, ``absorbed`` (ops merged away).
 """
@@ -89,6 +90,7 @@ class _Epilogue:
     result: Value
     shortcut: Op | None = None     # a conv whose result is the residual (conv only)
     pool: Op | None = None         # a max pool after the activation (conv only)
+    sparse: bool = False           # a sparse-kernel candidate: bias and relu only
 
     @property
     def stage(self) -> int:
@@ -125,8 +127,8 @@ class FuseEpilogues(Pass):
     name = "fuse-epilogues"
     summary = "Fuse bias, residual add and activation into the conv/matmul before them."
 
-    sparse_density: float = option(0.5, "weights at most this dense stay unfused (sparse-kernel "
-                                        "candidates); 0 fuses all")
+    sparse_density: float = option(0.5, "weights at most this dense absorb only a bias and relu "
+                                        "(the sparse kernels' epilogue); 0: no limit")
 
     def run(self, module: Module, ctx: PassContext) -> None:
         for key in ("fused-conv", "fused-matmul", "absorbed"):
@@ -135,8 +137,9 @@ class FuseEpilogues(Pass):
             if op not in module.ops:
                 continue
             ep = _start(op)
-            if ep is None or ep.result.type.dtype not in FLOATS or self._sparse(op):
+            if ep is None or ep.result.type.dtype not in FLOATS:
                 continue
+            ep.sparse = self._sparse(op)
             users = module.users()
             outputs = module.output_values()
             grown = 0
@@ -160,6 +163,10 @@ class FuseEpilogues(Pass):
     def _absorb(self, module: Module, ep: _Epilogue, user: Op, users, outputs) -> bool:
         out = ep.result.type
         if len(user.results) != 1:
+            return False
+        if ep.sparse and not (user.name == "nn.relu" or user.name == "math.add"
+                              and ep.stage < 1 and any(isinstance(v, Constant)
+                                                      for v in user.operands)):
             return False
         if user.name == "nn.maxpool2d" and ep.kind == "conv" and ep.stage < 4 \
                 and user.attrs["dilations"] == [1, 1]:
@@ -203,6 +210,12 @@ class FuseEpilogues(Pass):
 
     def _bias(self, module: Module, ep: _Epilogue, c: Constant) -> Value | None:
         if ep.kind == "matmul":
+            channels = ep.start.operands[1].type.shape[-1]
+            if c.type.shape != (channels,) and c.data is not None and \
+                    ep.start.operands[1].type.rank == 2:
+                vec = per_channel("matmul", c, ep.result.type.rank, channels)
+                if vec is not None:     # a bias [N], the form the sparse kernel takes
+                    return new_constant(module, f"{c.name}.bias", vec, c.type.np_dtype)
             return c
         channels = ep.start.operands[1].type.shape[0]
         if c.type.shape in ((channels,), (channels, 1, 1), (1, channels, 1, 1)):

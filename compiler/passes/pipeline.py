@@ -34,8 +34,8 @@ from .base import OptionSpec, Pass
 PIPELINES: dict[int, str] = {
     0: "infer-shapes,analyze-sparsity",
     # canonicalize folds every constant subgraph (it runs fold-constants); folding and
-    # fusion run before analyze-sparsity and select-kernels (and --prune goes after the
-    # leading canonicalize/fold-*/cse/dce run). -O2 raises exported patterns first, so that
+    # fusion run before analyze-sparsity and select-kernels (--prune goes right after
+    # canonicalize and fold-batchnorm). -O2 raises exported patterns first, so that
     # fold-algebra's scalings cannot split a GELU or an attention before it is recognised.
     1: "infer-shapes,canonicalize,fold-batchnorm,fold-algebra,dce,analyze-sparsity,"
        "select-kernels",

@@ -34,7 +34,6 @@ from ..place.kernel_graph import (KernelGraph, KernelInfo, build_kernel_graph, n
 from ..place.model_kernels import (ContractionModel, RecurrentModel, ceil_sizes)
 from ..place.perf_model import evaluate
 from ..place.placer import place, wire_length
-from ..place.sizing import Sizer
 from ..place import streaming
 from ..target.mesh import Target, get_target
 from .base import Pass, PassContext, option
@@ -118,10 +117,11 @@ def pipelined(graph: KernelGraph) -> dict[str, Any]:
     """Place the kernels; the report's ``kernels`` and ``placement`` sections."""
     target = graph.target
     problem = graph.problem()
-    sizer = Sizer(problem)
-    lower = sizer.lower_bound()              # raises PlacementError when nothing fits
-    min_strip = strip_width(graph, int(lower))
-    placement = place(problem, time_limit=None, min_strip=min_strip)
+    # the strips' width is set for the ideal stage time (a little below the placement's)
+    ideal_cycles = max(1, int(sum(k.model.ideal() for k in graph.kernels) / target.cores))
+    min_strip = strip_width(graph, ideal_cycles)
+    placement = place(problem, time_limit=None, min_strip=min_strip)   # PlacementError: no fit
+    lower = placement.lower_bound
     kernels = [kernel_json(k, placement.kernels[k.name], target) for k in graph.kernels]
     ideal = sum(k["ideal"] for k in kernels) / target.cores
     max_time = int(placement.max_time)

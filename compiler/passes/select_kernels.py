@@ -133,8 +133,10 @@ def _sparse_kind(use: WeightUse) -> tuple[str | None, str]:
     if kind is None or use.kind not in ("matmul", "conv"):
         return None, f"no sparse kernel for {op.name}"
     if op.name.startswith("fused."):
-        if op.attrs.get("residual"):
+        if op.attrs.get("residual") or op.attrs.get("shortcut"):
             return None, f"{op.name} adds a residual, which {SPARSE_KERNELS[kind]} cannot"
+        if op.attrs.get("pool_kernel"):
+            return None, f"{op.name} ends in a max pool, which {SPARSE_KERNELS[kind]} cannot"
         if op.attrs.get("activation") not in SPARSE_ACTIVATIONS:
             return None, (f"{op.name} applies {op.attrs.get('activation')}; "
                           f"{SPARSE_KERNELS[kind]} has {', '.join(SPARSE_ACTIVATIONS)}")

@@ -149,19 +149,22 @@ class SparseProfile:
         return prefix[b[1:]] - prefix[b[:-1]], np.diff(b)
 
     def heaviest(self, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each group count in `n`: the heaviest group's nonzeros and the widest group."""
+        """For each group count in `n`: the heaviest group's nonzeros and the widest group
+        (a table over the group counts seen so far, extended when new ones come)."""
         n = np.asarray(n, dtype=np.int64)
-        g = np.zeros(n.shape, dtype=np.int64)
-        w = np.zeros(n.shape, dtype=np.int64)
-        for v in np.unique(n):
-            key = ("h", int(v))
-            if key not in self._cache:
-                nz, cols = self.groups(int(v))
-                self._cache[key] = (int(nz.max()), int(cols.max()))
-            gv, wv = self._cache[key]
-            g[n == v] = gv
-            w[n == v] = wv
-        return g, w
+        keys, g, w = self._cache.get("table", (np.zeros(0, np.int64),) * 3)
+        idx = np.minimum(np.searchsorted(keys, n), max(0, keys.size - 1))
+        if keys.size == 0 or not (keys[idx] == n).all():
+            new = np.setdiff1d(np.unique(n), keys)
+            more = [self.groups(int(v)) for v in new]
+            keys = np.concatenate([keys, new])
+            g = np.concatenate([g, [int(nz.max()) for nz, _ in more]])
+            w = np.concatenate([w, [int(cols.max()) for _, cols in more]])
+            order = np.argsort(keys)
+            keys, g, w = keys[order], g[order].astype(np.int64), w[order].astype(np.int64)
+            self._cache["table"] = (keys, g, w)
+            idx = np.searchsorted(keys, n)
+        return g[idx], w[idx]
 
 
 def split_sizes(total: int, parts: int) -> np.ndarray:

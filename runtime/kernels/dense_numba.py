@@ -5,15 +5,17 @@
   make one full pass over the image per kernel tap; here each output row is
   accumulated over the taps while the input rows are in cache, one (image,
   channel) plane per parallel task.
+- `gelu_inplace`: the exact (erf) GELU in place, for the fused epilogues.
 
 `runtime/kernels/sparse_numba.py` chooses numba's threading layer when it is
 imported; importing it first keeps the two modules on the same layer.
 """
 from __future__ import annotations
 
+import math
+
 from . import sparse_numba  # noqa: F401  (sets the threading layer before numba's first use)
 
-import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 
@@ -38,24 +40,44 @@ def depthwise2d(xp, w, bias, lo, hi, out, sh, sw, dh, dw):
         b = task // c
         ch = task % c
         b0 = bias[ch] if has_bias else out.dtype.type(0)
+        plane = out[b, ch]
+        src = xp[b, ch]
         for y in range(ho):
+            # 1-D row views: LLVM vectorizes these loops (4-D indexing it did not, 5x slower)
+            orow = plane[y]
             for x in range(wo):
-                out[b, ch, y, x] = b0
+                orow[x] = b0
             for i in range(kh):
-                r = y * sh + i * dh
+                xrow = src[y * sh + i * dh]
                 for j in range(kw):
                     wt = w[ch, i, j]
                     c0 = j * dw
                     if sw == 1:
+                        xs = xrow[c0:c0 + wo]
                         for x in range(wo):
-                            out[b, ch, y, x] += wt * xp[b, ch, r, c0 + x]
+                            orow[x] += wt * xs[x]
                     else:
                         for x in range(wo):
-                            out[b, ch, y, x] += wt * xp[b, ch, r, c0 + x * sw]
+                            orow[x] += wt * xrow[c0 + x * sw]
             for x in range(wo):
-                v = out[b, ch, y, x]
+                v = orow[x]
                 if v < lo:
                     v = lo
                 if v > hi:
                     v = hi
-                out[b, ch, y, x] = v
+                orow[x] = v
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def gelu_inplace(buf):
+    """buf = 0.5 * buf * (1 + erf(buf / sqrt(2))) in place, over a C-contiguous array.
+
+    scipy's erf ufunc measured ~15 ns per element, more than the matmul before it in a
+    BERT FFN; libm's erf in a parallel compiled loop is ~4x faster at the same accuracy."""
+    flat = buf.reshape(-1)
+    half = flat.dtype.type(0.5)
+    one = flat.dtype.type(1.0)
+    scale = flat.dtype.type(0.7071067811865476)
+    for i in prange(flat.size):
+        v = flat[i]
+        flat[i] = half * v * (one + math.erf(v * scale))

@@ -117,15 +117,15 @@ def _conv(x, w, bias, strides, pads, dilations, groups):
 # -- 2-D convolution: the fast paths ------------------------------------------------
 #
 # Results are written straight into an NCHW buffer, block by block: a 1x1
-# convolution is one GEMM per block of output positions (no copy of x at stride
-# 1), a depthwise one is a compiled tap loop (`dense_numba.depthwise2d`), any other
-# is im2col in blocks of output rows (at most `_COLS_BUDGET` bytes of columns at a
-# time, so the column buffer stays small and hot in cache) with W[O, C/g*kh*kw] @
-# cols written into the result rows. Each finished block gets the bias and then the
-# caller's epilogue while it is still in cache.
+# convolution is one GEMM per image (no copy of x at stride 1), a depthwise one
+# is a compiled tap loop (`dense_numba.depthwise2d`), any other is im2col in
+# blocks of output rows (at most `_COLS_BUDGET` bytes of columns at a time, so the
+# column buffer stays small and hot in cache) with W[O, C/g*kh*kw] @ cols written
+# into the result rows. Each finished block gets the bias and then the caller's
+# epilogue while it is still in cache.
 
-_COLS_BUDGET = 1 << 21
-_BLOCK_BYTES = 1 << 18          # output bytes per block of a 1x1 convolution
+_COLS_BUDGET = 1 << 22
+_BLOCK_BYTES = 1 << 18          # output bytes per epilogue block of a 1x1 convolution
 
 Epilogue = Callable[[np.ndarray, int, int, int], None]
 
@@ -164,16 +164,17 @@ def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups
         xs = xw[:, :, ::sh, ::sw] if (sh, sw) != (1, 1) else xw
         xs = xs[:, :, :ho, :wo].reshape(n, c, ho * wo)
         w2 = ww.reshape(o, c)
-        step = max(256, _BLOCK_BYTES // (o * xw.itemsize))
+        # One GEMM per image (GEMMs into column blocks of the result measured slower), then
+        # the epilogue over blocks of whole channel rows, which are contiguous.
+        rows = max(1, _BLOCK_BYTES // (ho * wo * xw.itemsize))
         for img in range(n):
-            for p0 in range(0, ho * wo, step):
-                block = flat[img, :, p0:p0 + step]
-                np.matmul(w2, xs[img, :, p0:p0 + step], out=block)
-                finish(block, img, 0, p0)
+            np.matmul(w2, xs[img], out=flat[img])
+            for c0 in range(0, o, rows):
+                finish(flat[img, c0:c0 + rows], img, c0, 0)
         return out
-    xp = _pad_spatial(xw, pads[:2], pads[2:])
     if groups == c and cg == 1 and o == c and xw.dtype in (np.float32, np.float64):
         from .dense_numba import depthwise2d
+        xp = _pad_spatial(xw, pads[:2], pads[2:])
         lo, hi = clamp if clamp is not None else (-np.inf, np.inf)
         depthwise2d(np.ascontiguousarray(xp), np.ascontiguousarray(ww.reshape(o, kh, kw)),
                     np.zeros(0, xw.dtype) if b is None else np.ascontiguousarray(b[:, 0]),
@@ -185,23 +186,44 @@ def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups
     og, kk = o // groups, cg * kh * kw
     wmat = ww.reshape(groups, og, kk)
     rows = max(1, min(ho, _COLS_BUDGET // max(1, kk * wo * xw.itemsize)))
-    cols = np.empty((cg, kh, kw, rows, wo), dtype=xw.dtype)
+    cols_buf = np.empty(kk * rows * wo, dtype=xw.dtype)   # a shorter last block reuses it
+    # Per kernel column j, the output columns whose input column is inside x (the rest
+    # read the zero padding): no padded copy of x is made.
+    xcols = [_valid_range(j * dw - pads[1], sw, wo, wd) for j in range(kw)]
     for img in range(n):
         for g in range(groups):
-            xg = xp[img, g * cg:(g + 1) * cg]
+            xg = xw[img, g * cg:(g + 1) * cg]
             for r0 in range(0, ho, rows):
                 r = min(rows, ho - r0)
+                cols = cols_buf[:kk * r * wo].reshape(cg, kh, kw, r, wo)
                 for i in range(kh):
+                    ya, yb = _valid_range((r0 * sh) + i * dh - pads[0], sh, r, h)
                     for j in range(kw):
-                        y0, x0 = r0 * sh + i * dh, j * dw
-                        cols[:, i, j, :r] = xg[:, y0:y0 + sh * (r - 1) + 1:sh,
-                                               x0:x0 + sw * (wo - 1) + 1:sw]
-                block_cols = cols[:, :, :, :r].reshape(kk, r * wo) if r == rows else \
-                    np.ascontiguousarray(cols[:, :, :, :r]).reshape(kk, r * wo)
+                        xa, xb = xcols[j]
+                        tap = cols[:, i, j]
+                        if ya >= yb or xa >= xb:
+                            tap[:, :r] = 0
+                            continue
+                        tap[:, :ya] = 0
+                        tap[:, yb:r] = 0
+                        tap[:, ya:yb, :xa] = 0
+                        tap[:, ya:yb, xb:] = 0
+                        y0 = (r0 + ya) * sh + i * dh - pads[0]
+                        x0 = xa * sw + j * dw - pads[1]
+                        tap[:, ya:yb, xa:xb] = xg[:, y0:y0 + sh * (yb - ya - 1) + 1:sh,
+                                                  x0:x0 + sw * (xb - xa - 1) + 1:sw]
+                block_cols = cols.reshape(kk, r * wo)
                 block = flat[img, g * og:(g + 1) * og, r0 * wo:(r0 + r) * wo]
                 np.matmul(wmat[g], block_cols, out=block)
                 finish(block, img, g * og, r0 * wo)
     return out
+
+
+def _valid_range(start: int, step: int, count: int, size: int) -> tuple[int, int]:
+    """[a, b): the k in [0, count) with 0 <= start + k*step < size (empty: a >= b)."""
+    a = 0 if start >= 0 else (-start + step - 1) // step
+    b = (size - 1 - start) // step + 1 if size - 1 - start >= 0 else 0
+    return min(a, count), max(0, min(b, count))
 
 
 @kernel("nn.conv2d")

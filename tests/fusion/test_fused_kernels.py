@@ -20,8 +20,7 @@ from compiler.lower import lower
 from compiler.passes import PassManager, parse_pipeline
 from runtime.executor import Executable
 
-FUSE = "fuse-patterns,fold-algebra{sparse-density=0},fuse-epilogues{sparse-density=0}," \
-       "fuse-elementwise"
+FUSE = "fuse-patterns,fold-algebra,fuse-epilogues{sparse-density=0},fuse-elementwise"
 ACTIVATIONS = [("nn.relu", {}), ("math.clip", {"min": 0.0, "max": 6.0}), ("nn.sigmoid", {}),
                ("math.tanh", {}), ("nn.gelu", {}), ("nn.gelu", {"approximate": "tanh"}),
                ("nn.swish", {"alpha": 1.0}), ("nn.hard_swish", {}),
