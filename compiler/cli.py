@@ -52,6 +52,11 @@ class _WscGroup(click.Group):
             if ctx.params.get("debug"):
                 raise
             _fail(e.format())
+        except BrokenPipeError:
+            # The reader went away (`wsc inspect ... | head`): stop quietly, as cat does.
+            # Point stdout at devnull so the interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except OSError as e:  # the file system refused something the checks did not foresee
             if ctx.params.get("debug"):
                 raise
