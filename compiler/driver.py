@@ -45,6 +45,7 @@ from runtime.program import Program, write_wafer
 
 from . import __version__
 from .errors import CompileError
+from .frontend.source import decode_source, read_source_bytes
 from .ir.core import Module
 from .ir.location import Location
 from .lower import lower
@@ -233,14 +234,14 @@ def load_source(path: str | os.PathLike,
     """
     p = Path(path)
     suffix = check_source_kind(p)
-    data = _read_bytes(p)
+    data = read_source_bytes(p)
     if suffix == ".wsl":
         from .frontend.dsl import parse_dsl
-        module = parse_dsl(_decode(p, data), filename=str(p), base_dir=p.parent)
+        module = parse_dsl(decode_source(p, data), filename=str(p), base_dir=p.parent)
     elif suffix == ".wir":
         from .ir.parser import parse_module
         from .ir.verifier import verify
-        module = parse_module(_decode(p, data), filename=str(p))
+        module = parse_module(decode_source(p, data), filename=str(p))
         verify(module)
     else:
         from .frontend.onnx import import_onnx
@@ -335,22 +336,3 @@ def _example(t) -> str:
     return "x".join(str(d) if isinstance(d, int) else "4" for d in t.shape) or "(scalar)"
 
 
-def _read_bytes(p: Path) -> bytes:
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise CompileError(f"cannot read {str(p)!r}: no such file",
-                           hint="check the path of the model file") from None
-    except IsADirectoryError:
-        raise CompileError(f"cannot read {str(p)!r}: it is a directory",
-                           hint="give the path of a model file") from None
-    except OSError as e:
-        raise CompileError(f"cannot read {str(p)!r}: {e.strerror or e}") from None
-
-
-def _decode(p: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CompileError(f"cannot read {str(p)!r}: it is not UTF-8 text",
-                           hint=f"a {p.suffix} file is a UTF-8 text file") from None

@@ -39,6 +39,7 @@ from ..ir.core import Module, Value
 from ..ir.location import Location
 from ..ir.types import DTYPES, FLOAT_DTYPES, INT_DTYPES, TensorType
 from ..ops import registry
+from .source import decode_source, read_source_bytes
 
 __all__ = ["parse_dsl", "load_dsl"]
 
@@ -65,19 +66,7 @@ def parse_dsl(text: str, filename: str = "<string>", base_dir: str | Path | None
 def load_dsl(path: str | Path) -> Module:
     """Compile a `.wsl` file; `load(...)` paths are relative to the file's folder."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ParseError(f"cannot read {path}: no such file",
-                         hint="check the path of the .wsl file") from None
-    except IsADirectoryError:
-        raise ParseError(f"cannot read {path}: it is a directory",
-                         hint="give the path of a .wsl file") from None
-    except UnicodeDecodeError:
-        raise ParseError(f"cannot read {path}: it is not UTF-8 text",
-                         hint="a .wsl file is a UTF-8 text file") from None
-    except OSError as e:
-        raise ParseError(f"cannot read {path}: {e.strerror or e}") from None
+    text = decode_source(path, read_source_bytes(path))
     return parse_dsl(text, filename=str(path), base_dir=path.parent)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler.errors import ParseError, TypeCheckError
+from compiler.errors import CompileError, ParseError, TypeCheckError
 from compiler.frontend.dsl import load_dsl, parse_dsl
 from runtime.errors import WscError
 
@@ -242,7 +242,7 @@ def test_load_shape_mismatch(weights_dir):
 
 
 def test_load_dsl_missing_file(tmp_path):
-    with pytest.raises(ParseError, match="no such file"):
+    with pytest.raises(CompileError, match="no such file"):
         load_dsl(tmp_path / "nope.wsl")
 
 
