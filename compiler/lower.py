@@ -113,27 +113,29 @@ def _select(op: Op, names: dict[Value, str], parts: dict[Constant, tuple[str, st
     i, w = sparse[0]
     fmt = w.type.encoding.format
     fused = op.name.startswith("fused.")
-    epilogue_ok = not fused or (not op.attrs["residual"] and op.attrs["activation"] in
-                                ("none", "relu") and not op.attrs.get("shortcut")
-                                and not op.attrs.get("pool_kernel"))
-    activation = op.attrs["activation"] if fused else "none"
-    bias = [names[v] for v in op.operands[2:3]] if (not fused or op.attrs["has_bias"]) else []
+    epilogue_ok = not fused or not (op.attrs.get("shortcut") or op.attrs.get("pool_kernel"))
+    epilogue = ({k: op.attrs[k] for k in ("activation", "alpha", "clip_min", "clip_max",
+                                          "residual")} if fused else {"activation": "none"})
+    extra = [names[v] for v in op.operands[2:3]] if (not fused or op.attrs["has_bias"]) else []
+    if fused and op.attrs["residual"]:
+        extra.append(names[op.operands[2 + op.attrs["has_bias"]]])
     if op.name in ("nn.matmul", "fused.matmul_epilogue") and i == 1 and len(sparse) == 1 \
             and fmt == "csc" and epilogue_ok:
         k, n = w.type.shape
-        return ("sparse.matmul_csc", [names[op.operands[0]], *parts[w], *bias],
-                {"k": k, "n": n, "activation": activation})
+        return ("sparse.matmul_csc", [names[op.operands[0]], *parts[w], *extra],
+                {"k": k, "n": n, **epilogue})
     if op.name in ("nn.conv2d", "fused.conv2d_epilogue") and i == 1 and len(sparse) == 1 \
             and fmt == "csr" and epilogue_ok:
         o, _, kh, kw = w.type.shape
         conv = {k: op.attrs[k] for k in ("strides", "pads", "dilations", "groups")}
-        attrs = {"out_channels": o, "kernel_shape": [kh, kw], **conv, "activation": activation}
-        return "sparse.conv2d_csr", [names[op.operands[0]], *parts[w], *bias], attrs
+        attrs = {"out_channels": o, "kernel_shape": [kh, kw], **conv, **epilogue}
+        return "sparse.conv2d_csr", [names[op.operands[0]], *parts[w], *extra], attrs
     raise CompileError(f"cannot lower {op.name}: its operand {i} @{w.name} is stored sparsely "
                        f"({w.type.encoding}) and no sparse kernel takes it there", op.loc,
                        hint="sparse kernels: nn.matmul / fused.matmul_epilogue with a #csc right "
                             "operand, nn.conv2d / fused.conv2d_epilogue with a #csr weight, "
-                            "epilogues bias and none/relu (select-kernels chooses encodings)")
+                            "epilogues without a fused shortcut or pool (select-kernels chooses "
+                            "encodings)")
 
 
 def _sparse_parts(c: Constant, part_names: tuple[str, str, str]) -> dict[str, np.ndarray]:

@@ -24,8 +24,9 @@ chain (it is the fused op's result). A lone contraction is left as it is.
 
 A contraction whose constant weight is at most `sparse-density` nonzero (a
 candidate for a sparse kernel) only absorbs what the sparse kernels also do
-— a bias and relu — so that kernel selection can still give it a sparse
-kernel (0: no limit).
+— bias, residual and activation, but not a projection shortcut or a max
+pool — so that kernel selection can still give it a sparse kernel (0: no
+limit).
 
 Statistics: ``fused-conv``, ``fused-matmul``, ``absorbed`` (ops merged away).
 """
@@ -127,8 +128,8 @@ class FuseEpilogues(Pass):
     name = "fuse-epilogues"
     summary = "Fuse bias, residual add and activation into the conv/matmul before them."
 
-    sparse_density: float = option(0.5, "weights at most this dense absorb only a bias and relu "
-                                        "(the sparse kernels' epilogue); 0: no limit")
+    sparse_density: float = option(0.5, "weights at most this dense absorb no shortcut conv or "
+                                        "max pool (the sparse kernels have neither); 0: no limit")
 
     def run(self, module: Module, ctx: PassContext) -> None:
         for key in ("fused-conv", "fused-matmul", "absorbed"):
@@ -164,11 +165,7 @@ class FuseEpilogues(Pass):
         out = ep.result.type
         if len(user.results) != 1:
             return False
-        if ep.sparse and not (user.name == "nn.relu" or user.name == "math.add"
-                              and ep.stage < 1 and any(isinstance(v, Constant)
-                                                      for v in user.operands)):
-            return False
-        if user.name == "nn.maxpool2d" and ep.kind == "conv" and ep.stage < 4 \
+        if user.name == "nn.maxpool2d" and ep.kind == "conv" and ep.stage < 4 and not ep.sparse \
                 and user.attrs["dilations"] == [1, 1]:
             ep.pool = user
             ep.absorbed.append(user)
@@ -191,7 +188,7 @@ class FuseEpilogues(Pass):
                 if bias is None:
                     return False
                 ep.bias = bias
-            elif self._is_shortcut(ep, other, users, outputs):
+            elif not ep.sparse and self._is_shortcut(ep, other, users, outputs):
                 ep.shortcut = other.producer
             else:
                 ep.residual = other

@@ -36,7 +36,6 @@ from ..sparsity.weights import WeightUse, find_weight_uses, weights_by_name
 from .base import Pass, PassContext, option
 
 FORCE_CHOICES = ("auto", "dense", "sparse")
-SPARSE_ACTIVATIONS = ("none", "relu")   # the epilogues of the sparse kernels
 
 
 @dataclass(frozen=True)
@@ -124,8 +123,8 @@ def _sparse_kind(use: WeightUse) -> tuple[str | None, str]:
     """("matmul" / "conv2d", "") when a sparse kernel can run this use, else (None, why).
 
     A fused op can run on a sparse kernel when its epilogue is one the kernel
-    has: an optional bias ([N] for matmul, [O] for conv) and activation none
-    or relu; a residual needs the dense kernel.
+    has: an optional bias ([N] for matmul, [O] for conv), a residual and any
+    activation; a fused projection shortcut or max pool needs the dense kernel.
     """
     op = use.op
     kind = {"nn.matmul": "matmul", "fused.matmul_epilogue": "matmul",
@@ -133,13 +132,11 @@ def _sparse_kind(use: WeightUse) -> tuple[str | None, str]:
     if kind is None or use.kind not in ("matmul", "conv"):
         return None, f"no sparse kernel for {op.name}"
     if op.name.startswith("fused."):
-        if op.attrs.get("residual") or op.attrs.get("shortcut"):
-            return None, f"{op.name} adds a residual, which {SPARSE_KERNELS[kind]} cannot"
+        if op.attrs.get("shortcut"):
+            return None, (f"{op.name} computes a projection shortcut, which "
+                          f"{SPARSE_KERNELS[kind]} cannot")
         if op.attrs.get("pool_kernel"):
             return None, f"{op.name} ends in a max pool, which {SPARSE_KERNELS[kind]} cannot"
-        if op.attrs.get("activation") not in SPARSE_ACTIVATIONS:
-            return None, (f"{op.name} applies {op.attrs.get('activation')}; "
-                          f"{SPARSE_KERNELS[kind]} has {', '.join(SPARSE_ACTIVATIONS)}")
         if op.attrs.get("has_bias") and kind == "matmul":
             bias = op.operands[2].type
             if bias.shape != (use.shape[1],):

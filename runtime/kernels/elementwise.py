@@ -265,6 +265,10 @@ def gelu(x, *, approximate):
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (xf + 0.044715 * xf * xf * xf)
         y = 0.5 * xf * (1.0 + np.tanh(inner))
+    elif xf.dtype in (np.float32, np.float64):
+        from .dense_numba import gelu_inplace     # compiled, vectorized (f32) erf
+        y = np.array(xf, order="C", copy=True)
+        gelu_inplace(y)
     else:
         y = 0.5 * xf * (1.0 + _erf(xf * (1.0 / math.sqrt(2.0))))
     return _like(x, y)

@@ -121,8 +121,10 @@ def _epilogue(out: np.ndarray, bias, residual, activation, alpha, clip_min, clip
             out += residual
     if activation == "gelu" and out.dtype in (np.float32, np.float64) \
             and out.flags.c_contiguous:
-        # the compiled GELU runs over the whole buffer after the adds (see dense_numba)
-        _epilogue(out, bias, residual, "none", alpha, clip_min, clip_max, rows, bias_rows)
+        # the compiled GELU runs over the whole buffer after the adds (see dense_numba);
+        # adds already made above as one broadcast pass are not repeated
+        _epilogue(out, bias if b2 is not None else None, residual if r2 is not None else None,
+                  "none", alpha, clip_min, clip_max, rows, bias_rows)
         from .dense_numba import gelu_inplace
         gelu_inplace(out)
         return

@@ -190,11 +190,24 @@ def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups
     # Per kernel column j, the output columns whose input column is inside x (the rest
     # read the zero padding): no padded copy of x is made.
     xcols = [_valid_range(j * dw - pads[1], sw, wo, wd) for j in range(kw)]
+    compiled = xw.dtype in (np.float32, np.float64)
+    if compiled:
+        from .dense_numba import im2col_rows
     for img in range(n):
         for g in range(groups):
             xg = xw[img, g * cg:(g + 1) * cg]
+            if compiled:
+                xg = np.ascontiguousarray(xg)
             for r0 in range(0, ho, rows):
                 r = min(rows, ho - r0)
+                if compiled:
+                    block_cols = cols_buf[:kk * r * wo].reshape(kk, r * wo)
+                    im2col_rows(xg, r0, r, kh, kw, sh, sw, dh, dw, pads[0], pads[1], wo,
+                                block_cols)
+                    block = flat[img, g * og:(g + 1) * og, r0 * wo:(r0 + r) * wo]
+                    np.matmul(wmat[g], block_cols, out=block)
+                    finish(block, img, g * og, r0 * wo)
+                    continue
                 cols = cols_buf[:kk * r * wo].reshape(cg, kh, kw, r, wo)
                 for i in range(kh):
                     ya, yb = _valid_range((r0 * sh) + i * dh - pads[0], sh, r, h)

@@ -1,13 +1,20 @@
 """Sparse kernels: matmul and 2-D convolution with a compressed weight that skip zero weights.
 
-- ``sparse.matmul_csc(x, indptr, indices, data, bias?, *, k, n, activation)`` is
-  ``x @ W (+ bias)`` for x[..., K] and W[K, N] given as the CSR of W^T.
-- ``sparse.conv2d_csr(x, indptr, indices, data, bias?, *, out_channels, kernel_shape,
-  strides, pads, dilations, groups, activation)`` is ``nn.conv2d`` with W[O, C/g, kh, kw]
-  given as the CSR of its [O, C/g*kh*kw] view, computed as a direct convolution.
+- ``sparse.matmul_csc(x, indptr, indices, data, bias?, residual?, *, k, n, activation,
+  alpha, clip_min, clip_max, residual)`` is ``act(x @ W (+ bias) (+ r))`` for x[..., K]
+  and W[K, N] given as the CSR of W^T.
+- ``sparse.conv2d_csr(x, indptr, indices, data, bias?, residual?, *, out_channels,
+  kernel_shape, strides, pads, dilations, groups, activation, ...)`` is ``nn.conv2d``
+  with W[O, C/g, kh, kw] given as the CSR of its [O, C/g*kh*kw] view, computed as a
+  direct convolution, with the same epilogue.
 
-`activation` is ``"none"`` or ``"relu"``, applied in the store. The weight's
-parts are described in `runtime/sparse_format.py`; the compiled loops live in
+The epilogue is the fused ops' (`compiler/ops/fused.py`): an optional bias (one
+value per output feature / channel), an optional residual (the attribute
+``residual=True`` says the last operand is one; it broadcasts into the result)
+and an activation of `fused.ACTIVATIONS`. Bias and relu are applied in the
+compiled store; a residual or any other activation is applied in place on the
+result right after, block by block (`fused._epilogue`). The weight's parts are
+described in `runtime/sparse_format.py`; the compiled loops live in
 `sparse_numba.py`; `docs/sparse-kernels.md` explains the design and the measurements.
 
 Floating dtypes f32 and f64 run compiled; f16 runs in f32 and is rounded back;
@@ -17,6 +24,7 @@ the compiled loops do not bounds-check).
 """
 from __future__ import annotations
 
+import math
 import weakref
 from functools import lru_cache
 from math import prod
@@ -26,10 +34,10 @@ import numpy as np
 from ..errors import ExecutionError
 from ..sparse_format import check_parts, from_csr
 from . import sparse_numba as nb_kernels
+from .fused import ACTIVATIONS, _epilogue
 from .nn import conv2d as dense_conv2d
 from .registry import kernel
 
-ACTIVATIONS = ("none", "relu")
 _COMPILED = (np.dtype(np.float32), np.dtype(np.float64))
 _L2_BUDGET = 512 * 1024        # bytes of packed activations kept hot per token group
 
@@ -102,11 +110,38 @@ def _weight(indptr, indices, data, rows: int, cols: int, what: str) -> _Weight:
 
 # -- shared helpers --------------------------------------------------------------------
 
-def _check_activation(activation: str) -> bool:
+def _check_activation(activation: str) -> None:
     if activation not in ACTIVATIONS:
         raise ExecutionError(f"unknown activation {activation!r}",
                              hint=f"sparse kernels support: {', '.join(ACTIVATIONS)}")
-    return activation == "relu"
+
+
+def _split_operands(operands: tuple, residual: bool, what: str):
+    """(bias or None, residual or None) from the operands after the weight's parts."""
+    rest = list(operands)
+    if len(rest) != 1 + residual and len(rest) != residual:
+        raise ExecutionError(f"{what}: {len(rest)} operands after the weight, expected "
+                             f"{'a residual, after an optional bias' if residual else 'an optional bias'}",
+                             hint="this artifact does not match the kernel's contract; recompile it")
+    res = np.asarray(rest.pop()) if residual else None
+    bias = rest.pop() if rest else None
+    return bias, res
+
+
+def _finish_epilogue(out: np.ndarray, res, activation: str, alpha, clip_min, clip_max,
+                     rows: int, what: str) -> None:
+    """Residual and activation in place on `out` (seen as [rows, cols]), unless the
+    compiled store already applied the activation (relu without a residual)."""
+    if res is not None:
+        try:
+            np.broadcast_shapes(res.shape, out.shape)
+        except ValueError:
+            raise ExecutionError(f"{what}: residual of shape {list(res.shape)} does not "
+                                 f"broadcast into the result {list(out.shape)}",
+                                 hint="the residual must broadcast into the result") from None
+    elif activation in ("none", "relu"):
+        return
+    _epilogue(out, None, res, activation, alpha, clip_min, clip_max, rows, False)
 
 
 def _compute_dtype(*arrays) -> np.dtype:
@@ -122,6 +157,18 @@ def _bias_array(bias, length: int, dtype: np.dtype, what: str) -> np.ndarray:
         raise ExecutionError(f"{what}: bias has {bias.size} values, expected {length}",
                              hint="the bias must have one value per output feature")
     return np.ascontiguousarray(bias.reshape(length), dtype=dtype)
+
+
+def _dense_activation(out: np.ndarray, activation: str, alpha, clip_min, clip_max):
+    """The activation on a result of the slow exact path (integer dtypes)."""
+    if activation == "relu":
+        return np.maximum(out, 0)
+    if activation == "clip":
+        return np.clip(out, clip_min, clip_max).astype(out.dtype)
+    if activation != "none":
+        raise ExecutionError(f"activation {activation!r} on a {out.dtype} result",
+                             hint="only none, relu and clip apply to integer results")
+    return out
 
 
 def _compiles(dtype: np.dtype) -> bool:
@@ -163,11 +210,15 @@ def _tile_plan(m: int, k: int, itemsize: int):
 
 
 @kernel("sparse.matmul_csc")
-def matmul_csc(x, indptr, indices, data, bias=None, *, k: int, n: int, activation: str = "none"):
-    """``x @ W (+ bias)``, W[k, n] given as the CSR of W^T; see the module docstring."""
-    relu = _check_activation(activation)
+def matmul_csc(x, indptr, indices, data, *operands, k: int, n: int, activation: str = "none",
+               alpha: float = 1.0, clip_min: float = -math.inf, clip_max: float = math.inf,
+               residual: bool = False):
+    """``act(x @ W (+ bias) (+ r))``, W[k, n] given as the CSR of W^T; see the module docstring."""
+    _check_activation(activation)
     x = np.asarray(x)
     what = "sparse.matmul_csc"
+    bias, res = _split_operands(operands, residual, what)
+    relu = activation == "relu" and res is None
     if x.ndim < 1 or x.shape[-1] != k:
         raise ExecutionError(f"{what}: x has shape {list(x.shape)}, expected [..., {k}]",
                              hint="the activation's last dim must be the weight's K")
@@ -181,7 +232,9 @@ def matmul_csc(x, indptr, indices, data, bias=None, *, k: int, n: int, activatio
         out = np.matmul(x, w.dense().T)
         if bias is not None:
             out = out + np.asarray(bias).reshape(n)
-        return np.maximum(out, 0) if relu else out
+        if res is not None:
+            out = out + res
+        return _dense_activation(out, activation, alpha, clip_min, clip_max)
 
     dtype = result_dtype if result_dtype in _COMPILED else np.dtype(np.float32)
     b = _bias_array(bias, n, dtype, what)
@@ -193,7 +246,9 @@ def matmul_csc(x, indptr, indices, data, bias=None, *, k: int, n: int, activatio
                 np.maximum(out, 0, out=out)
         else:
             _matmul_compiled(x2d, w, b, relu, dtype, out)
-    return _finish(out, result_dtype).reshape(lead + (n,))
+    out = out.reshape(lead + (n,))
+    _finish_epilogue(out, res, activation, alpha, clip_min, clip_max, m, what)
+    return _finish(out, result_dtype)
 
 
 def _matmul_compiled(x2d, w: _Weight, b, relu: bool, dtype, out) -> None:
@@ -238,11 +293,16 @@ def _conv_geometry(x, out_channels, kernel_shape, strides, pads, dilations, grou
 
 
 @kernel("sparse.conv2d_csr")
-def conv2d_csr(x, indptr, indices, data, bias=None, *, out_channels: int, kernel_shape,
-               strides, pads, dilations, groups: int, activation: str = "none"):
-    """``nn.conv2d(x, W, bias)`` with W given as CSR parts; a direct sparse convolution."""
-    relu = _check_activation(activation)
+def conv2d_csr(x, indptr, indices, data, *operands, out_channels: int, kernel_shape,
+               strides, pads, dilations, groups: int, activation: str = "none",
+               alpha: float = 1.0, clip_min: float = -math.inf, clip_max: float = math.inf,
+               residual: bool = False):
+    """``act(nn.conv2d(x, W, bias) (+ r))`` with W given as CSR parts; a direct sparse
+    convolution."""
+    _check_activation(activation)
     what = "sparse.conv2d_csr"
+    bias, res = _split_operands(operands, residual, what)
+    relu = activation == "relu" and res is None
     x = np.asarray(x)
     n, c, h, wd, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow = _conv_geometry(
         x, out_channels, kernel_shape, strides, pads, dilations, groups, what)
@@ -253,7 +313,9 @@ def conv2d_csr(x, indptr, indices, data, bias=None, *, out_channels: int, kernel
     if not _compiles(result_dtype):
         out = dense_conv2d(x, w.dense().reshape(o, cg, kh, kw), bias, strides=strides, pads=pads,
                            dilations=dilations, groups=groups)
-        return np.maximum(out, 0) if relu else out
+        if res is not None:
+            out = out + res
+        return _dense_activation(out, activation, alpha, clip_min, clip_max)
     dtype = result_dtype if result_dtype in _COMPILED else np.dtype(np.float32)
     b = _bias_array(bias, o, dtype, what)
     out = np.empty((n, o, oh, ow), dtype=dtype)
@@ -265,6 +327,7 @@ def conv2d_csr(x, indptr, indices, data, bias=None, *, out_channels: int, kernel
         else:
             _conv_compiled(x, w, b, relu, dtype, out, (n, c, h, wd, kh, kw, sh, sw, pt, pl,
                                                        dh, dw, oh, ow, o // groups, cg))
+    _finish_epilogue(out, res, activation, alpha, clip_min, clip_max, n * o, what)
     return _finish(out, result_dtype)
 
 

@@ -152,6 +152,23 @@ def test_large_matmul_epilogue_runs_in_blocks():
     assert_close(want, got, 1e-4)
 
 
+def test_matmul_broadcast_residual_then_gelu_adds_it_once():
+    """A residual that broadcasts (a row) is added in one pass before the compiled GELU
+    (regression: it was added a second time before the GELU)."""
+    rng = np.random.default_rng(4)
+    m = Module("bcast")
+    x = m.add_input("x", TensorType((6, 16), "f32"))
+    r = m.add_input("r", TensorType((1, 24), "f32"))
+    w = m.add_constant("w", rng.standard_normal((16, 24)).astype(np.float32))
+    bld = Builder(m)
+    m.outputs = {"y": bld.value("nn.gelu", [bld.value("math.add", [bld.value(
+        "nn.matmul", [x, w]), r])])}
+    feeds = {"x": rng.standard_normal((6, 16)).astype(np.float32),
+             "r": rng.standard_normal((1, 24)).astype(np.float32)}
+    want, got = run_both(m, feeds, "fused.matmul_epilogue")
+    assert_close(want, got, 1e-4)
+
+
 CHAINS = [
     # (ops as (name, operand refs, attrs)), refs: "x"/"y" inputs, "c<k>" constants, int = step
     [("math.add", ["x", "c0"], {}), ("math.mul", [0, "c1"], {}), ("math.tanh", [1], {}),

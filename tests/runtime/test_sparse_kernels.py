@@ -215,7 +215,7 @@ def test_matmul_errors():
     with pytest.raises(ExecutionError, match="expected \\[..., 15\\]"):
         matmul_csc(x, *parts, k=15, n=10)
     with pytest.raises(ExecutionError, match="unknown activation"):
-        matmul_csc(x, *parts, k=16, n=10, activation="gelu")
+        matmul_csc(x, *parts, k=16, n=10, activation="softsign")
     with pytest.raises(ExecutionError, match="indptr has"):
         matmul_csc(x, *parts, k=16, n=11)
     with pytest.raises(ExecutionError, match="bias has 3 values"):
@@ -330,4 +330,75 @@ def test_conv_errors():
     with pytest.raises(ExecutionError, match="indptr has"):
         conv2d_csr(x, *parts, out_channels=5, groups=1, **geom)
     with pytest.raises(ExecutionError, match="unknown activation"):
-        conv2d_csr(x, *parts, out_channels=4, groups=1, activation="tanh", **geom)
+        conv2d_csr(x, *parts, out_channels=4, groups=1, activation="mish", **geom)
+
+
+# -- epilogues: bias, residual and every activation, against dense numpy ----------------
+
+def _act_ref(v, activation, alpha=1.0, lo=-np.inf, hi=np.inf):
+    from scipy.special import erf, expit
+    return {"none": lambda: v, "relu": lambda: np.maximum(v, 0),
+            "leaky_relu": lambda: np.where(v >= 0, v, alpha * v),
+            "clip": lambda: np.clip(v, lo, hi), "sigmoid": lambda: expit(v),
+            "tanh": lambda: np.tanh(v), "gelu": lambda: 0.5 * v * (1 + erf(v / np.sqrt(2))),
+            "gelu_tanh": lambda: 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi)
+                                                         * (v + 0.044715 * v ** 3))),
+            "swish": lambda: v * expit(alpha * v),
+            "hard_swish": lambda: v * np.clip(v / 6 + 0.5, 0, 1)}[activation]()
+
+
+EPILOGUE_ACTS = ["none", "relu", "leaky_relu", "clip", "sigmoid", "tanh", "gelu", "gelu_tanh",
+                 "swish", "hard_swish"]
+
+
+@pytest.mark.parametrize("activation", EPILOGUE_ACTS)
+@pytest.mark.parametrize("m", [1, 70])
+def test_matmul_epilogue_residual_and_activations(activation, m):
+    rng = np.random.default_rng(21)
+    w = sparse_weight(rng, (48, 24), 0.8)
+    x = rng.standard_normal((m, 48)).astype(np.float32)
+    bias = rng.standard_normal(24).astype(np.float32)
+    res = rng.standard_normal((m, 24)).astype(np.float32)
+    attrs = dict(activation=activation, alpha=0.3, clip_min=-0.5, clip_max=0.7)
+    want = _act_ref(x.astype(np.float64) @ w + bias + res, activation, 0.3, -0.5, 0.7)
+    got = matmul_csc(x, *matmul_weight_parts(w), bias, res, k=48, n=24, residual=True, **attrs)
+    close(got, want, np.float32)
+    # a residual without a bias, and one that broadcasts (a row vector)
+    got = matmul_csc(x, *matmul_weight_parts(w), res[:1], k=48, n=24, residual=True, **attrs)
+    close(got, _act_ref(x.astype(np.float64) @ w + res[:1], activation, 0.3, -0.5, 0.7),
+          np.float32)
+    # no residual: the activation alone after the bias
+    got = matmul_csc(x, *matmul_weight_parts(w), bias, k=48, n=24, **attrs)
+    close(got, _act_ref(x.astype(np.float64) @ w + bias, activation, 0.3, -0.5, 0.7), np.float32)
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "clip", "swish"])
+def test_conv_epilogue_residual_and_activations(activation):
+    rng = np.random.default_rng(22)
+    w = sparse_weight(rng, (6, 4, 3, 3), 0.8)
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    bias = rng.standard_normal(6).astype(np.float32)
+    geom = dict(strides=[1, 1], pads=[1, 1, 1, 1], dilations=[1, 1])
+    dense = ref_conv(x, w, bias, groups=1, **geom)
+    res = rng.standard_normal(dense.shape).astype(np.float32)
+    attrs = dict(activation=activation, alpha=1.5, clip_min=0.0, clip_max=0.5)
+    got = conv2d_csr(x, *conv_weight_parts(w), bias, res, out_channels=6, kernel_shape=[3, 3],
+                     groups=1, residual=True, **geom, **attrs)
+    close(got, _act_ref(dense + res, activation, 1.5, 0.0, 0.5), np.float32)
+
+
+def test_epilogue_errors_and_integer_path():
+    rng = np.random.default_rng(23)
+    w = sparse_weight(rng, (16, 10), 0.5)
+    parts = matmul_weight_parts(w)
+    x = rng.standard_normal((4, 16)).astype(np.float32)
+    with pytest.raises(ExecutionError, match="does not broadcast"):
+        matmul_csc(x, *parts, np.ones((3, 10), np.float32), k=16, n=10, residual=True)
+    with pytest.raises(ExecutionError, match="operands after the weight"):
+        matmul_csc(x, *parts, k=16, n=10, residual=True)
+    wi = (w * 4).astype(np.int32)
+    xi = (x * 4).astype(np.int32)
+    ri = np.arange(40, dtype=np.int32).reshape(4, 10) - 20
+    got = matmul_csc(xi, *matmul_weight_parts(wi), ri, k=16, n=10, residual=True,
+                     activation="relu")
+    np.testing.assert_array_equal(got, np.maximum(xi @ wi + ri, 0))

@@ -137,14 +137,22 @@ def test_fused_layers_run_on_sparse_kernels_with_their_epilogue():
                 {"has_bias": True, "activation": "relu"})
     residual = b.value("fused.matmul_epilogue",
                        [h, m.add_constant("w2", rng.standard_normal((16, 16)).astype(np.float32)),
-                        h], {"residual": True})
-    m.outputs = {"y": residual}
+                        h], {"residual": True, "activation": "gelu"})
+    pooled = b.value("fused.conv2d_epilogue",
+                     [x, m.add_constant("c2", rng.standard_normal((4, 3, 3, 3)).astype(np.float32))],
+                     {"pads": [1, 1, 1, 1], "activation": "relu", "pool_kernel": [2, 2],
+                      "pool_strides": [2, 2], "pool_pads": [0, 0, 0, 0]})
+    m.outputs = {"y": residual, "p": pooled}
     progs = run_both(m, "magnitude:0.7,first=0.7,last=0.7", {"x": ["N", 3, 8, 8]})
     instrs = progs["sparse"].program.instrs
     assert [i.kernel for i in instrs] == ["sparse.conv2d_csr", "tensor.flatten",
-                                          "sparse.matmul_csc", "fused.matmul_epilogue"]
+                                          "sparse.matmul_csc", "sparse.matmul_csc",
+                                          "fused.conv2d_epilogue"]
     assert instrs[0].attrs["activation"] == "relu" and instrs[0].inputs[-1] == "cb"
     assert instrs[2].attrs["activation"] == "relu" and instrs[2].inputs[-1] == "wb"
+    # the residual layer: no bias, the residual operand last, gelu applied after it
+    assert instrs[3].attrs["residual"] and instrs[3].attrs["activation"] == "gelu"
+    assert instrs[3].inputs[-1] == instrs[2].outputs[0] and len(instrs[3].inputs) == 5
     layers = {l["weight"]: l for l in progs["sparse"].program.header["reports"]["sparsity"]["layers"]}
-    assert "adds a residual" in layers["w2"]["reason"]
+    assert "max pool" in layers["c2"]["reason"]
     assert (progs["sparse"].module.constants["w2"].data == 0).sum() == int(0.7 * 256 + 0.5)
