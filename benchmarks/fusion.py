@@ -15,12 +15,10 @@ Prints three tables (targets are printed next to the numbers, not asserted):
    with their input shapes fixed (`input_shapes`), as a deployment would.
 2. *Latency*, dense (no pruning), batch 1: ResNet-18 and MobileNetV2 at
    224x224, a BERT-base-width encoder (hidden 768, 12 heads, FFN 3072) at
-   sequence 128; the medians of repeated runs of wsc's executor and of
-   onnxruntime on the same ONNX file in the same process: "ort" without
-   intra-op spinning, timed alternately with wsc (so both see the same load
-   from whatever else shares the 2 cores), "ort spin" with all its defaults,
-   timed on its own (its spinning threads would slow wsc down); the ratio is
-   against the faster of the two. Target: within 1.25x of onnxruntime.
+   sequence 128; the medians of wsc's executor and of onnxruntime (default
+   session options) on the same ONNX file in the same process, taking turns
+   in blocks of runs with a settle pause between (benchmarks/timing.py says
+   why not run by run). Target: within 1.25x of onnxruntime.
 3. *Memory* of a ResNet-50 run (batch 1, 224x224): the largest live set (the
    most activation bytes alive at one op: a lower bound for any executor),
    the arena of the liveness-based plan (`compiler/memory_plan.py`) and the
@@ -30,16 +28,32 @@ Prints three tables (targets are printed next to the numbers, not asserted):
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+
+def _parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2-layer BERT, fewer rounds")
+    parser.add_argument("--only", default="ops,latency,memory",
+                        help="comma-separated: ops, latency, memory")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads for every engine's latency: BLAS, numba, onnxruntime "
+                             "(0: their defaults); 1 is the robust comparison when other "
+                             "jobs share the cores")
+    return parser.parse_args()
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+from benchmarks.timing import block_medians, environment_lines, ort_threads, set_threads  # noqa: E402,I001
+
+if ARGS is not None:
+    set_threads(ARGS.threads)       # before numpy, numba and onnxruntime load
+
+import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
@@ -67,21 +81,6 @@ def compile_o2(data: bytes, shapes: dict[str, list[int]]):
 
 def static_shapes(feeds: dict[str, np.ndarray]) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in feeds.items()}
-
-
-def interleaved_medians(a, b, repeats: int, warmup: int = 2) -> tuple[float, float]:
-    """Median seconds of `a()` and of `b()`, timed alternately so that both see the same
-    load from whatever else shares the machine."""
-    for _ in range(warmup):
-        a()
-        b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        for fn, times in ((a, ta), (b, tb)):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb)
 
 
 # -- the models ---------------------------------------------------------------------------------
@@ -120,59 +119,26 @@ def op_counts(tm) -> None:
     print()
 
 
-def limit_threads(threads: int):
-    """Use `threads` threads in BLAS, numba and onnxruntime (0: their defaults). Returns the
-    onnxruntime intra-op thread count and a context manager for the rest."""
-    import contextlib
-    if not threads:
-        return 0, contextlib.nullcontext()
-    import numba
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        sys.exit("--threads needs threadpoolctl to limit BLAS threads")
-    return threads, threadpool_limits(limits=threads)
-
-
-def latency(tm, quick: bool, threads: int = 0) -> None:
-    ort_threads, limits = limit_threads(threads)
-    with limits:
-        _latency(tm, quick, ort_threads)
-
-
-def _latency(tm, quick: bool, ort_threads: int) -> None:
-    label = f"{ort_threads} thread(s)" if ort_threads else "default threads"
-    print(f"== dense latency, batch 1, {label} (median of repeated runs, same process) ==")
-    print(f"{'model':38s} {'wsc ms':>9s} {'ort ms':>9s} {'ort spin':>9s} {'ratio':>7s}  "
-          f"target <= 1.25x (vs the faster ort)")
-    repeats = 5 if quick else 15
+def latency(tm, quick: bool) -> None:
+    threads = ort_threads()
+    label = f"{threads} thread(s) each" if threads else "default threads"
+    print(f"== dense latency, batch 1, {label} (medians, same process, blocks taking turns) ==")
+    for line in environment_lines():
+        print(line)
+    print(f"{'model':38s} {'wsc ms':>9s} {'ort ms':>9s} {'ratio':>7s}  target <= 1.25x")
+    rounds = 3 if quick else 7
     for name, (exp, feeds) in models(tm, quick).items():
         module, _ = compile_o2(exp.onnx, static_shapes(feeds))
         exe = Executable(lower(module))
-        default_options = ort.SessionOptions()
-        if ort_threads:
-            default_options.intra_op_num_threads = ort_threads
         options = ort.SessionOptions()
-        # Spinning worker threads fight for the 2 shared cores (and with ours); without
-        # spinning onnxruntime measured 3x faster here.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if ort_threads:
-            options.intra_op_num_threads = ort_threads
+        options.intra_op_num_threads = threads
         session = ort.InferenceSession(exp.onnx, options, providers=["CPUExecutionProvider"])
         got, want = exe.run(feeds), session.run(None, feeds)
         worst = max(float(np.max(np.abs(got[o] - w))) for o, w in zip(exp.output_names, want))
-        ours, quiet = interleaved_medians(lambda: exe.run(feeds),
-                                          lambda: session.run(None, feeds), repeats)
-        del session
-        # and onnxruntime with all its defaults (spinning threads), timed on its own
-        spinning = ort.InferenceSession(exp.onnx, default_options,
-                                        providers=["CPUExecutionProvider"])
-        spin = interleaved_medians(lambda: spinning.run(None, feeds), lambda: None, repeats)[0]
-        del spinning
-        best = min(quiet, spin)
-        print(f"{name:38s} {ours * 1e3:9.2f} {quiet * 1e3:9.2f} {spin * 1e3:9.2f} "
-              f"{ours / best:6.2f}x  (max |wsc - ort| = {worst:.1e})")
+        med = block_medians({"wsc": lambda: exe.run(feeds),
+                             "ort": lambda: session.run(None, feeds)}, rounds)
+        print(f"{name:38s} {med['wsc'] * 1e3:9.2f} {med['ort'] * 1e3:9.2f} "
+              f"{med['wsc'] / med['ort']:6.2f}x  (max |wsc - ort| = {worst:.1e})")
     print()
 
 
@@ -246,24 +212,16 @@ def memory(tm) -> None:
     print()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2-layer BERT, fewer repeats")
-    parser.add_argument("--only", default="ops,latency,memory",
-                        help="comma-separated: ops, latency, memory")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="threads for both runtimes' latency (0: their defaults); 1 is "
-                             "the robust comparison when other jobs share the cores")
-    args = parser.parse_args()
+def main(args) -> None:
     tm = _torch_models()
     parts = set(args.only.split(","))
     if "ops" in parts:
         op_counts(tm)
     if "latency" in parts:
-        latency(tm, args.quick, args.threads)
+        latency(tm, args.quick)
     if "memory" in parts:
         memory(tm)
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

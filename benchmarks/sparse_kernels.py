@@ -1,14 +1,15 @@
 """Sparse kernels against their dense baselines, as speedup ratios (medians, same process).
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/sparse_kernels.py
-    python benchmarks/sparse_kernels.py --quick           # fewer sparsities and repeats
+    python benchmarks/sparse_kernels.py
+    python benchmarks/sparse_kernels.py --quick           # fewer sparsities and rounds
+    python benchmarks/sparse_kernels.py --threads 1       # one thread for BLAS and numba
     python benchmarks/sparse_kernels.py --compile-time    # also time a cold numba compile
-    python benchmarks/sparse_kernels.py --blas-spin       # leave OpenBLAS's idle spin on
 
-For every shape and sparsity it runs the dense baseline and the sparse kernel
-alternately, `--repeats` times each, and prints the median times, the speedup
-(dense median / sparse median) and the fraction of the ideal speedup 1/(1-s)
-that it reaches.
+For every shape and sparsity it times the dense baseline and the sparse kernel
+taking turns, `--repeats` rounds of a block of 3 timed runs each
+(benchmarks/timing.py explains why blocks), and prints the median times, the
+speedup (dense median / sparse median) and the fraction of the ideal speedup
+1/(1-s) that it reaches.
 
 - matmul: `sparse.matmul_csc` against numpy's ``x @ W`` (OpenBLAS, every core):
   3072x768 (out x in) at 128 tokens, the BERT-ish 768x768 and 768x3072 at 128
@@ -20,12 +21,12 @@ that it reaches.
 Weights are random normal with an exact fraction `s` of zeros at random places
 (unstructured, as magnitude pruning of a random weight gives).
 
-Threads: before numpy is imported this script sets OPENBLAS_THREAD_TIMEOUT=4
-(unless set or `--blas-spin`): OpenBLAS's idle threads then sleep at once
-instead of spinning for ~0.1 s after every call, which otherwise takes a core
-from the sparse kernel that follows (see docs/sparse-kernels.md). It prints
-the BLAS library, its kernel and threads (threadpoolctl), and numba's
-threading layer.
+Threads: the defaults (every core for OpenBLAS and numba), or `--threads N`
+for both. It prints the BLAS library, its kernel and threads (threadpoolctl),
+numba's threading layer and the thread settings. An earlier version set
+OPENBLAS_THREAD_TIMEOUT=4 to stop OpenBLAS's idle threads spinning over the
+sparse kernel that follows; with the block timing that is no longer needed,
+and on a loaded machine it made back-to-back dense GEMMs much slower.
 """
 from __future__ import annotations
 
@@ -57,18 +58,21 @@ CONVS = [  # (label, channels in = out, height = width)
 def _parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="sparsities 0.5/0.9/0.95, fewer repeats")
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per kernel (default 25, quick 9)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="rounds of 3 timed runs per kernel (default 9, quick 3)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads for BLAS and numba (0: their defaults)")
     p.add_argument("--compile-time", action="store_true",
                    help="time the first call with an empty numba cache (a subprocess)")
-    p.add_argument("--blas-spin", action="store_true",
-                   help="do not set OPENBLAS_THREAD_TIMEOUT (OpenBLAS threads spin after each call)")
     p.add_argument("--only", default="", help="run only cases whose label contains this text")
     return p.parse_args()
 
 
 ARGS = _parse_args() if __name__ == "__main__" else None
-if ARGS is not None and not ARGS.blas_spin:
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+from benchmarks.timing import block_medians, set_threads  # noqa: E402
+
+if ARGS is not None:
+    set_threads(ARGS.threads)       # before numpy and numba load
 
 import numpy as np  # noqa: E402  (after the environment is set)
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402,F401
@@ -97,19 +101,6 @@ def im2col_conv3x3(x: np.ndarray, w2d: np.ndarray) -> np.ndarray:
     return (w2d @ cols.reshape(c * 9, h * wd)).reshape(1, -1, h, wd)
 
 
-def interleaved_medians(fns: dict, repeats: int) -> dict:
-    """Median seconds of each function, run round-robin `repeats` times after one warm-up."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return {name: float(np.median(ts)) for name, ts in times.items()}
-
-
 def environment() -> list[str]:
     warm = np.ones((2, 4), dtype=np.float32)              # starts numba's thread pool
     get_kernel("sparse.matmul_csc")(warm, *matmul_weight_parts(np.eye(4, dtype=np.float32)), k=4, n=4)
@@ -125,8 +116,8 @@ def environment() -> list[str]:
         lines.append("threadpoolctl not installed: BLAS kernel and threads unknown")
     lines.append("load average (1, 5, 15 min): %.2f %.2f %.2f -- other work on these cores "
                  "skews every ratio" % os.getloadavg())
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT",
-                "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "NUMBA_NUM_THREADS"):
+    for var in ("OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY",
+                "NUMBA_THREADING_LAYER", "NUMBA_NUM_THREADS"):
         lines.append(f"  {var}={os.environ.get(var, '(unset)')}")
     return lines
 
@@ -167,7 +158,7 @@ def bench_matmul(rng, sparsities, repeats, only: str) -> None:
             parts = matmul_weight_parts(w)
             y = mm(x, *parts, k=k, n=n)
             assert np.allclose(y, x @ w, rtol=1e-3, atol=1e-3), label
-            med = interleaved_medians({"dense": lambda: x @ w,
+            med = block_medians({"dense": lambda: x @ w,
                                        "sparse": lambda: mm(x, *parts, k=k, n=n)}, repeats)
             curve.append((s, med["dense"] / med["sparse"]))
             print(row(label, s, med["dense"], med["sparse"]), flush=True)
@@ -190,7 +181,7 @@ def bench_conv(rng, sparsities, repeats, only: str) -> None:
             w2d = w.reshape(c, -1)
             y = cv(x, *parts, out_channels=c, **geom)
             assert np.allclose(y, im2col_conv3x3(x, w2d), rtol=1e-3, atol=1e-3), label
-            med = interleaved_medians({
+            med = block_medians({
                 "dense": lambda: im2col_conv3x3(x, w2d),
                 "sparse": lambda: cv(x, *parts, out_channels=c, **geom),
                 "nn": lambda: nn_conv(x, w, None, strides=[1, 1], pads=[1, 1, 1, 1],
@@ -236,15 +227,15 @@ def compile_times() -> None:
 
 def main() -> None:
     args = ARGS
-    repeats = args.repeats or (9 if args.quick else 25)
+    repeats = args.repeats or (3 if args.quick else 9)
     sparsities = QUICK_SPARSITIES if args.quick else SPARSITIES
-    print("Sparse kernels vs dense baselines (median of %d interleaved runs each)" % repeats)
+    print("Sparse kernels vs dense baselines (median of %d rounds x 3 runs each)" % repeats)
     for line in environment():
         print(line)
     start = time.perf_counter()
     rng = np.random.default_rng(0)
     bench_matmul(rng, sparsities, repeats, args.only)
-    bench_conv(rng, sparsities, max(5, repeats // 3), args.only)
+    bench_conv(rng, sparsities, max(3, repeats // 2), args.only)
     if args.compile_time:
         compile_times()
     print(f"\n(total {time.perf_counter() - start:.0f} s; load average now "

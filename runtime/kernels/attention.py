@@ -127,10 +127,42 @@ def attention(q, k, v, mask=None, kv_lengths=None, *, scale=0.0, softcap=0.0, ca
                  window_right)
     b, hq, sq, _ = q.shape
     out = np.empty((b, hq, sq, v.shape[3]), dtype=sc.work)
+    if _plain(sc, mask, kv_lengths, causal, window_left, window_right, softcap):
+        _attention_plain(sc, v, out)
+        return out.astype(q.dtype, copy=False)
     for bi, h in _heads(q):
         p = sc.probs(sc.capped(sc.raw(bi, h)), sc.bias(bi, h))
         out[bi, h] = p @ v[bi, h // sc.group].astype(sc.work, copy=False)
     return out.astype(q.dtype, copy=False)
+
+
+def _plain(sc: _Scores, mask, kv_lengths, causal, window_left, window_right, softcap) -> bool:
+    """Whether every score row is finite before the softmax: no structural mask, no
+    softcap, and no mask or a float mask of finite values (then no row is all -inf)."""
+    if causal or kv_lengths is not None or window_left >= 0 or window_right >= 0 \
+            or softcap > 0 or sc.work not in (np.float32, np.float64):
+        return False
+    return mask is None or (mask.dtype != np.bool_ and bool(np.isfinite(mask).all()))
+
+
+def _attention_plain(sc: _Scores, v, out) -> None:
+    """The common case (an encoder's attention with or without an additive mask), one
+    head at a time in one reused [Sq, Skv] buffer: scores, softmax and the weighted
+    sum are all written in place (per head: 2 GEMMs and 6 passes, no temporaries but
+    the row maxima and sums)."""
+    q, k = sc.q, sc.k
+    buf = np.empty((q.shape[2], k.shape[2]), dtype=sc.work)
+    for bi, h in _heads(q):
+        qh = q[bi, h].astype(sc.work, copy=False)
+        kh = k[bi, h // sc.group].astype(sc.work, copy=False)
+        np.matmul(qh, kh.T, out=buf)
+        buf *= sc.scale
+        if sc.mask is not None:
+            buf += sc.mask[bi, h]
+        buf -= buf.max(axis=-1, keepdims=True)
+        np.exp(buf, out=buf)
+        buf *= 1 / buf.sum(axis=-1, keepdims=True)
+        np.matmul(buf, v[bi, h // sc.group].astype(sc.work, copy=False), out=out[bi, h])
 
 
 @kernel("nn.attention_scores")

@@ -7,6 +7,7 @@
   channel) plane per parallel task.
 - `im2col_rows`: the column matrix of a block of output rows for the dense
   convolution's im2col + GEMM, in parallel.
+- `layernorm_rows`: LayerNorm over the last dim, one parallel task per row.
 - `gelu_inplace`: the exact (erf) GELU in place, for the fused epilogues and
   ``nn.gelu``; in f32 with a vectorizable rational erf (error ~3 ulp).
 
@@ -99,6 +100,35 @@ def im2col_rows(xg, r0, r, kh, kw, sh, sw, dh, dw, pt, pl, wo, cols):
             for x in range(wo):
                 xx = x0 + x * sw
                 dst[base + x] = srow[xx] if xx >= 0 and xx < wd else 0
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def layernorm_rows(x, scale, bias, eps, out):
+    """out[r] = (x[r] - mean) / sqrt(var + eps) * scale + bias for each row r of the
+    C-contiguous [rows, cols] x: two passes per row (mean, then the centered
+    variance) with f64 sums; scale/bias are [cols] or empty (none)."""
+    rows, cols = x.shape
+    has_scale = scale.shape[0] > 0
+    has_bias = bias.shape[0] > 0
+    for r in prange(rows):
+        xr = x[r]
+        orow = out[r]
+        s = 0.0
+        for j in range(cols):
+            s += xr[j]
+        mean = s / cols
+        v = 0.0
+        for j in range(cols):
+            d = xr[j] - mean
+            v += d * d
+        inv = 1.0 / np.sqrt(v / cols + eps)
+        for j in range(cols):
+            y = (xr[j] - mean) * inv
+            if has_scale:
+                y = y * scale[j]
+            if has_bias:
+                y = y + bias[j]
+            orow[j] = y
 
 
 # erf(x) ~= x * P(x^2) / Q(x^2) on |x| <= _ERF_CLAMP, +-1 beyond: a rational fit made for

@@ -454,6 +454,17 @@ def hardmax(x, *, axis):
 def layernorm(x, scale=None, bias=None, *, axis, eps):
     xf = _wide(x)
     axes = tuple(range(axis % x.ndim, x.ndim))
+    cols = prod(x.shape[a] for a in axes)
+    vectors = all(p is None or (p.size == cols and p.ndim <= len(axes)) for p in (scale, bias))
+    if xf.dtype in (np.float32, np.float64) and vectors and cols and xf.size:
+        # the common case (per-feature scale and bias): one compiled pass per row
+        from .dense_numba import layernorm_rows
+        x2 = np.ascontiguousarray(xf).reshape(-1, cols)
+        out = np.empty_like(x2)
+        param = [np.empty(0, xf.dtype) if p is None else
+                 np.ascontiguousarray(_wide(p), dtype=xf.dtype).reshape(cols) for p in (scale, bias)]
+        layernorm_rows(x2, param[0], param[1], float(eps), out)
+        return out.reshape(x.shape).astype(x.dtype, copy=False)
     centered = xf - np.mean(xf, axis=axes, keepdims=True)
     var = np.mean(centered * centered, axis=axes, keepdims=True)
     # scale and bias broadcast against the trailing (normalized) dims, as numpy aligns them.
