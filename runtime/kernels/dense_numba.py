@@ -40,6 +40,8 @@ def depthwise2d(xp, w, bias, lo, hi, out, sh, sw, dh, dw):
     place over the taps (a unit-stride loop the compiler vectorizes)."""
     n, c, ho, wo = out.shape
     kh, kw = w.shape[1], w.shape[2]
+    hp, wp = xp.shape[2], xp.shape[3]
+    wq = (wp + sw - 1) // sw
     has_bias = bias.shape[0] > 0
     for task in prange(n * c):
         b = task // c
@@ -47,23 +49,63 @@ def depthwise2d(xp, w, bias, lo, hi, out, sh, sw, dh, dw):
         b0 = bias[ch] if has_bias else out.dtype.type(0)
         plane = out[b, ch]
         src = xp[b, ch]
+        if sw > 1:
+            # Column phases of the plane, phases[r, q, v] = src[q, v*sw + r]: every tap
+            # then reads a contiguous run (a strided read does not vectorize; ~1.7x slower).
+            phases = np.empty((sw, hp, wq), dtype=xp.dtype)
+            for r in range(sw):
+                full = (wp - r + sw - 1) // sw         # columns of phase r inside the row
+                for q in range(hp):
+                    srow = src[q]
+                    prow = phases[r, q]
+                    for v in range(full):
+                        prow[v] = srow[v * sw + r]
+                    for v in range(full, wq):
+                        prow[v] = 0
+        else:
+            phases = np.empty((1, 1, 1), dtype=xp.dtype)
+        if kh == 3 and kw == 3 and dw == 1 and sw <= 2:
+            # The common 3x3 case: the nine taps of an output element in one loop over
+            # the row (a pass per tap measured ~1.3x slower).
+            w00, w01, w02 = w[ch, 0, 0], w[ch, 0, 1], w[ch, 0, 2]
+            w10, w11, w12 = w[ch, 1, 0], w[ch, 1, 1], w[ch, 1, 2]
+            w20, w21, w22 = w[ch, 2, 0], w[ch, 2, 1], w[ch, 2, 2]
+            for y in range(ho):
+                orow = plane[y]
+                q0, q1, q2 = y * sh, y * sh + dh, y * sh + 2 * dh
+                if sw == 1:
+                    a0, a1, a2 = src[q0][0:wo], src[q0][1:1 + wo], src[q0][2:2 + wo]
+                    b0r, b1r, b2r = src[q1][0:wo], src[q1][1:1 + wo], src[q1][2:2 + wo]
+                    c0r, c1r, c2r = src[q2][0:wo], src[q2][1:1 + wo], src[q2][2:2 + wo]
+                else:
+                    a0, a1, a2 = phases[0, q0][0:wo], phases[1, q0][0:wo], phases[0, q0][1:1 + wo]
+                    b0r, b1r, b2r = phases[0, q1][0:wo], phases[1, q1][0:wo], phases[0, q1][1:1 + wo]
+                    c0r, c1r, c2r = phases[0, q2][0:wo], phases[1, q2][0:wo], phases[0, q2][1:1 + wo]
+                for x in range(wo):
+                    v = (b0 + (w00 * a0[x] + w01 * a1[x] + w02 * a2[x])
+                         + (w10 * b0r[x] + w11 * b1r[x] + w12 * b2r[x])
+                         + (w20 * c0r[x] + w21 * c1r[x] + w22 * c2r[x]))
+                    if v < lo:
+                        v = lo
+                    if v > hi:
+                        v = hi
+                    orow[x] = v
+            continue
         for y in range(ho):
             # 1-D row views: LLVM vectorizes these loops (4-D indexing it did not, 5x slower)
             orow = plane[y]
             for x in range(wo):
                 orow[x] = b0
             for i in range(kh):
-                xrow = src[y * sh + i * dh]
                 for j in range(kw):
                     wt = w[ch, i, j]
                     c0 = j * dw
                     if sw == 1:
-                        xs = xrow[c0:c0 + wo]
-                        for x in range(wo):
-                            orow[x] += wt * xs[x]
+                        xs = src[y * sh + i * dh][c0:c0 + wo]
                     else:
-                        for x in range(wo):
-                            orow[x] += wt * xrow[c0 + x * sw]
+                        xs = phases[c0 % sw, y * sh + i * dh][c0 // sw:c0 // sw + wo]
+                    for x in range(wo):
+                        orow[x] += wt * xs[x]
             for x in range(wo):
                 v = orow[x]
                 if v < lo:
