@@ -13,7 +13,11 @@ numbers come from the artifact's wafer report:
 
 - **efficiency**: ideal stage time (every kernel's work spread over all the
   cores) over the slowest kernel's time — target >= 0.85;
-- **hops**: data-weighted mean hops per flow (1 = adjacent kernels) — target <= 2;
+- **hops**: data-weighted mean hops per flow as routed (links crossed: 1 = adjacent
+  kernels, plus the way across every region in between) — target <= 2;
+- **gap**: the same mean of 1 + the L1 gap between the facing edges of the two
+  kernels' rectangles: what any route must cross at least (the placement's part of
+  the hops; routes are longer where a boundary is too short for its flow);
 - **over**: bundles of links over capacity after routing — target 0;
 - **compile**: seconds from the .onnx file to the .wafer file — target < 30;
 - the throughput the performance model predicts, and its bottleneck.
@@ -58,6 +62,7 @@ def run(name: str, mesh: str, mode: str, prune: str | None, work: Path,
         row.update({
             "efficiency": pl["efficiency"], "bound_ratio": pl["max_time"] / pl["lower_bound"],
             "cores": perf["active_cores"], "hops": routes["mean_hops"],
+            "gap": gap_hops(report),
             "max_hops": routes["max_hops"], "over": routes["over_capacity"],
             "max_util": routes["max_utilization"], "channels": routes["max_channels_per_link"],
             "throughput": perf["throughput"], "flop_util": perf["flop_utilization"],
@@ -74,6 +79,20 @@ def run(name: str, mesh: str, mode: str, prune: str | None, work: Path,
         s = report["streaming"]
         row.update({"throughput": s["throughput"], "io_bound": s["io_bound_layers"]})
     return row
+
+
+def gap_hops(report: dict) -> float:
+    """Data-weighted mean over the flows of 1 + the L1 gap between the facing edges of
+    producer and consumer rectangles (1 = they touch)."""
+    rect = {k["name"]: (k["x"], k["y"], k["w"], k["h"]) for k in report["kernels"]}
+    num = den = 0.0
+    for e in report["edges"]:
+        (ax, ay, aw, ah), (bx, by, bw, bh) = rect[e["src"]], rect[e["dst"]]
+        gx = max(0, bx - (ax + aw), ax - (bx + bw))
+        gy = max(0, by - (ay + ah), ay - (by + bh))
+        num += e["bytes"] * (1 + gx + gy)
+        den += e["bytes"]
+    return num / den if den else 0.0
 
 
 def mark(ok: bool) -> str:
@@ -102,19 +121,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {e.format()}", file=sys.stderr)
                 return 1
     head = (f"{'model':<10} {'mode':<9} {'kern':>4} {'cores':>6} {'effic.':>7} {'t/lb':>5} "
-            f"{'hops':>6} {'max':>6} {'over':>4} {'util':>5} {'chan':>4} {'samples/s':>10} "
-            f"{'FLOP%':>6} {'compile':>8}  bottleneck")
+            f"{'hops':>6} {'gap':>6} {'max':>6} {'over':>4} {'util':>5} {'chan':>4} "
+            f"{'samples/s':>10} {'FLOP%':>6} {'compile':>8}  bottleneck")
     print(f"wafer: {args.mesh}" + (f", pruned {args.prune}" if args.prune else ""))
     print(head)
     print("-" * len(head))
     for r in rows:
         if r["mode"] != "pipelined":
             print(f"{r['model']:<10} {r['mode']:<9} {r['kernels']:>4} {'':>6} {'':>7} {'':>5} "
-                  f"{'':>6} {'':>6} {'':>4} {'':>5} {'':>4} {r['throughput']:>10.4g} {'':>6} "
+                  f"{'':>6} {'':>6} {'':>6} {'':>4} {'':>5} {'':>4} "
+                  f"{r['throughput']:>10.4g} {'':>6} "
                   f"{r['seconds']:>7.1f}s  {r['io_bound']} layers I/O-bound")
             continue
         print(f"{r['model']:<10} {r['mode']:<9} {r['kernels']:>4} {r['cores']:>6.1%} "
               f"{r['efficiency']:>7.3f} {r['bound_ratio']:>5.2f} {r['hops']:>6.2f} "
+              f"{r['gap']:>6.2f} "
               f"{r['max_hops']:>6.0f} {r['over']:>4} {r['max_util']:>5.2f} {r['channels']:>4} "
               f"{r['throughput']:>10.4g} {r['flop_util']:>6.1%} {r['seconds']:>7.1f}s  "
               f"{r['bottleneck']} ({r['why']})")

@@ -82,7 +82,8 @@ class KernelGraph:
 
     def problem(self) -> PlacementProblem:
         kernels = [Kernel(k.name, k.model, k.loc) for k in self.kernels]
-        return PlacementProblem.on_target(kernels, self.edges, self.target)
+        # the flows are routed hop by hop on the mesh: the placer minimises bytes x hops
+        return PlacementProblem.on_target(kernels, self.edges, self.target, wire="hops")
 
     def by_name(self) -> dict[str, KernelInfo]:
         return {k.name: k for k in self.kernels}

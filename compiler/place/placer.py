@@ -18,6 +18,26 @@ The method (docs/wafer.md has the longer story):
    length (L1 between kernel centres).
 
 On a grid that is not square, horizontal strips (rows) are tried as well.
+
+**Hop-minded problems** (``problem.wire == "hops"``, the compiler's: edge
+weights are bytes, flows are routed link by link) go further:
+
+5. **Branch groups.** The strips also stack *units* (`groups.py`): tiers of
+   parallel kernels side by side, and residual blocks (a branch stacked beside
+   the kernel that joins it), so that a skip flow touches instead of crossing
+   the branch. Layouts with and without them are all kept.
+6. **Widening.** A kernel narrower than its room (its strip, or the stack it
+   sits in) takes larger execution parameters that widen it without making it
+   longer or slower than the budget: a small layer norm then touches the wide
+   kernels around it.
+7. **Wire as hops.** The local search minimises bytes x (1 + the gap between
+   facing edges), plus a detour for the share of a flow that a too short
+   common boundary cannot carry; the best layouts also have the units of
+   their strips reordered (legal by construction: a stack keeps its length).
+8. **Routed choice.** Slightly larger budgets (up to `HOP_TIME_SLACK`) are
+   tried too; every layout within that slack of the fastest is routed
+   (`route.py`) and the one kept has no link over capacity, then the least
+   ``max time * mean hops ** HOP_WEIGHT``.
 """
 from __future__ import annotations
 
@@ -29,6 +49,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import PlacementError
+from .groups import Unit, find_units, leaf, unit_frame
 from .kernel_models import KernelModel
 from .problem import PlacementProblem
 from .sizing import Footprints, Sizer
@@ -76,6 +97,9 @@ class Placement:
     def wire_length(self) -> Fraction:
         return wire_length(self.problem, self.kernels)
 
+    def hop_length(self) -> float:
+        return hop_length(self.problem, self.kernels)
+
     def bottleneck(self) -> str | None:
         """The name of the slowest kernel."""
         if not self.kernels:
@@ -89,6 +113,20 @@ def wire_length(problem: PlacementProblem, kernels: dict[str, PlacedKernel]) -> 
     for e in problem.edges:
         (ax, ay), (bx, by) = kernels[e.src].centre, kernels[e.dst].centre
         total += Fraction(e.weight) * (abs(ax - bx) + abs(ay - by))
+    return total
+
+
+def hop_length(problem: PlacementProblem, kernels: dict[str, PlacedKernel]) -> float:
+    """Sum over edges of weight x hops, a hop estimate: 1 + the L1 gap between the two
+    rectangles' facing edges (1 when they touch). The router's hops are at least this
+    when the flow fits the links it crosses."""
+    total = 0.0
+    for e in problem.edges:
+        a, b = kernels[e.src], kernels[e.dst]
+        (aw, ah), (bw, bh) = a.footprint, b.footprint
+        gx = max(0, b.x - (a.x + aw), a.x - (b.x + bw))
+        gy = max(0, b.y - (a.y + ah), a.y - (b.y + bh))
+        total += e.weight * (1 + gx + gy)
     return total
 
 
@@ -346,40 +384,124 @@ def _best_split(cost: np.ndarray, arg: np.ndarray
 
 @dataclass
 class _Layout:
-    """Strips of kernels in strip coordinates, before mapping to (x, y)."""
+    """Strips of units (kernels or branch groups, `groups.py`) in strip coordinates,
+    before mapping to (x, y); each kernel sits at an offset inside its unit."""
 
     strip_width: list[int]
-    members: list[np.ndarray]               # kernel indices per strip, in order
+    members: list[np.ndarray]               # unit indices per strip, in order
+    u_across: np.ndarray                    # unit -> size across the strip
+    u_along: np.ndarray                     # unit -> size along the stack
+    unit_of: np.ndarray                     # kernel -> its unit
+    rel_a: np.ndarray                       # kernel -> offset in its unit, across
+    rel_l: np.ndarray                       # ... and along
     fp: np.ndarray                          # kernel -> index into its Footprints
     across: np.ndarray                      # kernel -> footprint size across the strip
     along: np.ndarray                       # kernel -> footprint size along the stack
+    unit_kernels: list[np.ndarray] = field(default_factory=list)
+    room: dict[int, tuple[int, int]] = field(default_factory=dict)   # kernel -> (offset, size)
+    stretched: dict[int, tuple[tuple[int, ...], bool]] = field(default_factory=dict)
 
     @property
     def stacks(self) -> list[int]:
-        return [int(self.along[m].sum()) for m in self.members]
+        return [int(self.u_along[m].sum()) for m in self.members]
 
 
-def _make_layout(st: _Strips, frames: list[_Frame], groups) -> _Layout:
+def _make_layout(st: _Strips, uframes: list, frames: list[_Frame], groups) -> _Layout:
     n = len(frames)
-    fp = np.zeros(n, dtype=np.int64)
-    across = np.zeros(n, dtype=np.int64)
-    along = np.zeros(n, dtype=np.int64)
+    U = len(uframes)
+    fp, across, along, unit_of, rel_a, rel_l = (np.zeros(n, dtype=np.int64) for _ in range(6))
+    u_across = np.zeros(U, dtype=np.int64)
+    u_along = np.zeros(U, dtype=np.int64)
+    unit_kernels: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * U
+    room: dict[int, tuple[int, int]] = {}
     members, widths = [], []
     for j, i, wi in groups:
-        ks = st.order[j:i]
-        members.append(np.array(ks, dtype=np.int64))
+        us = st.order[j:i]
+        members.append(np.array(us, dtype=np.int64))
         widths.append(int(st.widths[wi]))
-        for col, k in zip(range(j, i), ks):
+        for col, u in zip(range(j, i), us):
             idx = int(st.pick[wi, col])
-            fr = frames[k]
-            fp[k] = fr.src[idx]
-            across[k] = fr.across[idx]
-            along[k] = fr.along[idx]
-    return _Layout(widths, members, fp, across, along)
+            uf = uframes[u]
+            u_across[u] = uf.across[idx]
+            u_along[u] = uf.along[idx]
+            ks = []
+            members_ = uf.expand(idx)
+            for k, ra, rl, sa, sl, fi, r0, rw in members_:
+                fp[k] = frames[k].src[fi]
+                across[k], along[k], rel_a[k], rel_l[k], unit_of[k] = sa, sl, ra, rl, u
+                if len(members_) > 1 and rw > sa:
+                    room[k] = (r0, rw)
+                ks.append(k)
+            unit_kernels[u] = np.array(ks, dtype=np.int64)
+    return _Layout(widths, members, u_across, u_along, unit_of, rel_a, rel_l, fp, across,
+                   along, unit_kernels, room)
+
+
+def _stretch(lay: _Layout, problem: PlacementProblem, sizer: Sizer, tn: int,
+             transpose: bool) -> None:
+    """Widen every kernel that is a unit of its own across its strip, one execution
+    parameter at a time (the largest value whose rectangle still fits the strip, no
+    longer along it, within the budget and the memory): the stacks do not grow and no
+    time goes over the budget, but a small kernel (a layer norm) then touches the wide
+    ones around it."""
+    foots = sizer.footprints(tn)
+    limit = sizer.time(tn)
+    for s, us in enumerate(lay.members):
+        for u in us:
+            if len(lay.unit_kernels[u]) == 1:
+                jobs = [(int(lay.unit_kernels[u][0]), None, lay.strip_width[s])]
+            else:
+                jobs = [(k, r0, rw) for k, (r0, rw) in lay.room.items() if lay.unit_of[k] == u]
+            for k, r0, width in jobs:
+                if lay.across[k] < width:
+                    _widen(lay, problem, foots[k], k, u, r0, width, limit, transpose)
+
+
+def _widen(lay: _Layout, problem: PlacementProblem, f, k: int, u: int, r0: int | None,
+           width: int, limit: Fraction, transpose: bool) -> None:
+    """Widen kernel k up to `width` across (see `_stretch`); `r0`: where its room starts
+    in its unit (None: the unit is the kernel alone)."""
+    model = problem.kernels[k].model
+    i = int(lay.fp[k])
+    params, rot = [int(v) for v in f.params[i]], bool(f.rotated[i])
+
+    def sizes(ps):
+        h, w = model.shape(tuple(ps))
+        fw, fh = (h, w) if rot else (w, h)
+        return (fh, fw) if transpose else (fw, fh)      # (across, along)
+
+    along0 = int(lay.along[k])
+    for j, top in enumerate(model.param_ranges()):
+        lo, hi = params[j], int(top)
+        while lo < hi:                                   # the widest that fits
+            mid = (lo + hi + 1) // 2
+            if sizes(params[:j] + [mid] + params[j + 1:])[0] <= width:
+                lo = mid
+            else:
+                hi = mid - 1
+        trial = params[:j] + [lo] + params[j + 1:]
+        ca, cl = sizes(trial)
+        if lo == params[j] or ca <= sizes(params)[0] or cl > along0:
+            continue
+        t = tuple(trial)
+        if model.check_params(t) or model.time(t) > limit or \
+                model.memory(t) > problem.memory_limit:
+            continue
+        params = trial
+    ca, cl = sizes(params)
+    if ca <= lay.across[k]:
+        return
+    lay.stretched[k] = (tuple(params), rot)
+    lay.across[k], lay.along[k] = ca, cl
+    if r0 is None:
+        lay.u_across[u], lay.u_along[u] = ca, cl
+    else:
+        lay.rel_a[k] = r0 + (width - ca) // 2
 
 
 class _WireEval:
-    """Weighted L1 wire length of arrangements, vectorised over the edges."""
+    """Weighted wire length of arrangements, vectorised over the edges: L1 between centres
+    (``wire="centre"``) or hops, 1 + the L1 gap between facing edges (``wire="hops"``)."""
 
     def __init__(self, problem: PlacementProblem):
         index = problem.index()
@@ -387,12 +509,54 @@ class _WireEval:
         self.dst = np.array([index[e.dst] for e in problem.edges], dtype=np.int64)
         self.w = np.array([e.weight for e in problem.edges], dtype=np.float64)
         self.n = len(problem.kernels)
+        self.hops = problem.wire == "hops"
+        self.need: np.ndarray | None = None
 
-    def wire(self, ca: np.ndarray, cl: np.ndarray) -> float:
+    def set_stage(self, link_bytes: float, stage: float) -> None:
+        """Links of common boundary each edge needs to cross in one hop (0: not modelled)."""
+        cap = link_bytes * stage
+        self.need = self.w / cap if cap > 0 else np.zeros_like(self.w)
+
+    def wire(self, ca: np.ndarray, cl: np.ndarray, sa: np.ndarray | None = None,
+             sl: np.ndarray | None = None, edges: np.ndarray | None = None) -> float:
+        """`ca`, `cl`: centres across and along; `sa`, `sl`: sizes (needed for hops);
+        `edges`: only these edges (all by default)."""
         if self.src.size == 0:
             return 0.0
-        return float(np.sum(self.w * (np.abs(ca[self.src] - ca[self.dst]) +
-                                      np.abs(cl[self.src] - cl[self.dst]))))
+        if not self.hops:
+            da = np.abs(ca[self.src] - ca[self.dst])
+            dl = np.abs(cl[self.src] - cl[self.dst])
+            return float(np.sum(self.w * (da + dl)))
+        if edges is None:
+            return float(np.sum(self.w * self.edge_hops(ca, cl, sa, sl)))
+        return float(np.sum(self.w[edges] * self.edge_hops(ca, cl, sa, sl, edges)))
+
+    def edge_hops(self, ca, cl, sa, sl, edges: np.ndarray | None = None) -> np.ndarray:
+        """Each edge's hop estimate: 1 + the gap between the facing edges; two rectangles
+        that touch along fewer links than the flow needs send the rest round, which costs
+        about the smaller one's size (square root of its area) for that share."""
+        s, d = self.src, self.dst
+        need = self.need
+        if edges is not None:
+            s, d = s[edges], d[edges]
+            need = need[edges] if need is not None else None
+        # overlap of the two extents on each axis (negative: the gap)
+        oa = np.minimum(ca[s] + sa[s] / 2, ca[d] + sa[d] / 2) - \
+            np.maximum(ca[s] - sa[s] / 2, ca[d] - sa[d] / 2)
+        ol = np.minimum(cl[s] + sl[s] / 2, cl[d] + sl[d] / 2) - \
+            np.maximum(cl[s] - sl[s] / 2, cl[d] - sl[d] / 2)
+        gap = np.maximum(0.0, -oa) + np.maximum(0.0, -ol)
+        hops = 1.0 + gap
+        if need is not None and need.any():
+            contact = np.where(np.abs(ol) < 1e-9, np.maximum(oa, 0.0),
+                               np.where(np.abs(oa) < 1e-9, np.maximum(ol, 0.0), 0.0))
+            short = np.clip(1.0 - contact / np.maximum(need, 1e-12), 0.0, 1.0)
+            short = np.where(gap > 0, 0.0, short)
+            small = sa[s] * sl[s] <= sa[d] * sl[d]
+            detour = np.where(small, np.maximum(sa[s], sl[s]), np.maximum(sa[d], sl[d]))
+            hops = hops + short * detour
+        return hops
+
 
 
 @dataclass
@@ -404,42 +568,62 @@ class _Arrangement:
     flip: list[bool]
     offset: list[int]
     spare_at: int = 0
+    stacks: list[np.ndarray] | None = None     # each strip's kernels, bottom first (unflipped)
 
     def copy(self) -> "_Arrangement":
-        return _Arrangement(list(self.perm), list(self.flip), list(self.offset), self.spare_at)
+        return _Arrangement(list(self.perm), list(self.flip), list(self.offset), self.spare_at,
+                            list(self.stacks) if self.stacks is not None else None)
 
 
 def _corners(lay: _Layout, arr: _Arrangement, spare: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each kernel's lower corner (across, along); kernels are centred in their strip."""
-    n = lay.fp.shape[0]
-    a0 = np.zeros(n, dtype=np.int64)
-    l0 = np.zeros(n, dtype=np.int64)
+    """Each kernel's lower corner (across, along); units are centred in their strip, and a
+    turned strip turns its units round too."""
+    U = lay.u_along.shape[0]
+    ua0 = np.zeros(U, dtype=np.int64)
+    ul0 = np.zeros(U, dtype=np.int64)
+    turned = np.zeros(U, dtype=bool)
     pos = 0
     for rank, s in enumerate(arr.perm):
         if rank == arr.spare_at:
             pos += spare
-        ks = lay.members[s][::-1] if arr.flip[s] else lay.members[s]
-        sizes = lay.along[ks]
-        l0[ks] = arr.offset[s] + np.cumsum(sizes) - sizes
-        a0[ks] = pos + (lay.strip_width[s] - lay.across[ks]) // 2
+        own = arr.stacks[s] if arr.stacks is not None else lay.members[s]
+        us = own[::-1] if arr.flip[s] else own
+        sizes = lay.u_along[us]
+        ul0[us] = arr.offset[s] + np.cumsum(sizes) - sizes
+        ua0[us] = pos + (lay.strip_width[s] - lay.u_across[us]) // 2
+        turned[us] = arr.flip[s]
         pos += lay.strip_width[s]
-    return a0, l0
+    u = lay.unit_of
+    rel_l = np.where(turned[u], lay.u_along[u] - lay.rel_l - lay.along, lay.rel_l)
+    return ua0[u] + lay.rel_a, ul0[u] + rel_l
 
 
 def _improve(lay: _Layout, ev: _WireEval, along_total: int, across_total: int,
-             deadline: float) -> tuple[np.ndarray, np.ndarray]:
-    """Local search over strip order, direction, offsets and where the spare width goes,
-    on the real weighted wire length. Starts from a snake (alternate strips reversed)."""
+             deadline: float, start: "_Arrangement | None" = None, reorder_units: bool = False
+             ) -> tuple[np.ndarray, np.ndarray, "_Arrangement"]:
+    """Local search over strip order, direction, offsets, where the spare width goes and
+    (with `reorder_units`) the order of the units inside each strip, on the real weighted
+    wire length. Starts from `start`, or a snake (alternate strips reversed). Reordering a
+    strip's stack keeps its length, so every arrangement is legal and no time changes."""
     S = len(lay.members)
     stack = lay.stacks
     spare = across_total - sum(lay.strip_width)
     flip = [s % 2 == 1 for s in range(S)]
-    arr = _Arrangement(list(range(S)), flip,
-                       [along_total - stack[s] if flip[s] else 0 for s in range(S)])
+    arr = start.copy() if start is not None else _Arrangement(
+        list(range(S)), flip, [along_total - stack[s] if flip[s] else 0 for s in range(S)],
+        stacks=[m.copy() for m in lay.members])
+    half_a, half_l = lay.across / 2, lay.along / 2
+    # the edges each strip's kernels take part in: what reordering that strip changes
+    strip_edges = []
+    for m in lay.members:
+        inside = np.zeros(ev.n, bool)
+        for u in m:
+            inside[lay.unit_kernels[u]] = True
+        strip_edges.append(np.flatnonzero(inside[ev.src] | inside[ev.dst]))
 
     def cost(a: _Arrangement) -> float:
         a0, l0 = _corners(lay, a, spare)
-        return ev.wire(a0 + lay.across / 2, l0 + lay.along / 2)
+        return ev.wire(a0 + half_a, l0 + half_l, lay.across, lay.along)
 
     def settle_offsets(a: _Arrangement) -> tuple[_Arrangement, float]:
         # each strip's offset alone is a 1-D weighted-median problem: try the
@@ -452,17 +636,23 @@ def _improve(lay: _Layout, ev: _WireEval, along_total: int, across_total: int,
                 if room <= 0:
                     continue
                 a0, l0 = _corners(lay, a, spare)
-                cl = l0 + lay.along / 2
+                cl = l0 + half_l
                 inside = np.zeros(ev.n, bool)
-                inside[lay.members[s]] = True
+                for u in a.stacks[s]:
+                    inside[lay.unit_kernels[u]] = True
                 cut = inside[ev.src] != inside[ev.dst]
                 trial = {0, room}
                 if cut.any():
-                    own = np.where(inside[ev.src[cut]], cl[ev.src[cut]], cl[ev.dst[cut]])
-                    other = np.where(inside[ev.src[cut]], cl[ev.dst[cut]], cl[ev.src[cut]])
-                    want = np.clip(np.floor(other - own + a.offset[s]), 0, room)
-                    trial.update(int(v) for v in want)
-                    trial.update(int(min(room, v + 1)) for v in want)
+                    mine = np.where(inside[ev.src[cut]], ev.src[cut], ev.dst[cut])
+                    theirs = np.where(inside[ev.src[cut]], ev.dst[cut], ev.src[cut])
+                    gap = np.zeros(mine.size)
+                    if ev.hops:         # hops change slope where the facing edges meet
+                        gap = (lay.along[mine] + lay.along[theirs]) / 2
+                    for g in (-gap, 0 * gap, gap):
+                        want = np.clip(np.floor(cl[theirs] + g - cl[mine] + a.offset[s]),
+                                       0, room)
+                        trial.update(int(v) for v in want)
+                        trial.update(int(min(room, v + 1)) for v in want)
                 for o in sorted(trial):
                     b = a.copy()
                     b.offset[s] = o
@@ -472,6 +662,36 @@ def _improve(lay: _Layout, ev: _WireEval, along_total: int, across_total: int,
             if not changed:
                 break
         return a, best
+
+    def reorder(a: _Arrangement, best: float) -> tuple[_Arrangement, float, bool]:
+        # move one unit up to REORDER_REACH places along its strip's stack; only the
+        # strip's own edges change
+        changed = False
+        for s in range(S):
+            m = len(a.stacks[s])
+            if m < 3 or strip_edges[s].size == 0:
+                continue
+            edges = strip_edges[s]
+
+            def part(b: _Arrangement) -> float:
+                a0, l0 = _corners(lay, b, spare)
+                return ev.wire(a0 + half_a, l0 + half_l, lay.across, lay.along, edges)
+
+            here = part(a)
+            for i in range(m):
+                if _time.monotonic() > deadline:
+                    return a, best, changed
+                for j in range(max(0, i - REORDER_REACH), min(m, i + REORDER_REACH + 1)):
+                    if j == i:
+                        continue
+                    order = list(a.stacks[s])
+                    order.insert(j, order.pop(i))
+                    b = a.copy()
+                    b.stacks[s] = np.array(order, dtype=np.int64)
+                    v = part(b)
+                    if v < here - 1e-9:
+                        best, a, here, changed = best - (here - v), b, v, True
+        return a, best, changed
 
     arr, best = settle_offsets(arr)
     improved = True
@@ -500,16 +720,20 @@ def _improve(lay: _Layout, ev: _WireEval, along_total: int, across_total: int,
                 v = cost(b)
                 if v < best - 1e-9:
                     best, arr, improved = v, b, True
+        if reorder_units:
+            arr, best, moved = reorder(arr, best)
+            improved = improved or moved
         if improved:
             arr, best = settle_offsets(arr)
-    return _corners(lay, arr, spare)
+    a0, l0 = _corners(lay, arr, spare)
+    return a0, l0, arr
 
 
 # --- the search -------------------------------------------------------------------
 
 def place(problem: PlacementProblem, *, time_weight: float = 1.0, wire_weight: float = 0.0,
           budget: Fraction | None = None, time_limit: float | None = 8.0,
-          min_strip: int = 1) -> Placement:
+          min_strip: int = 1, time_slack: float | None = None) -> Placement:
     """Size and place every kernel of `problem`; raise `PlacementError` if it cannot fit.
 
     The time budget is the smallest the strip packer reaches (or `budget` if
@@ -518,6 +742,9 @@ def place(problem: PlacementProblem, *, time_weight: float = 1.0, wire_weight: f
     `time_limit` (seconds) bounds the local search; None runs it to the end (deterministic).
     `min_strip` is the narrowest strip allowed: consecutive kernels of a strip share a
     boundary about that wide, which bounds the bandwidth between them.
+    For a hop-minded problem (``problem.wire == "hops"``) the layout may be up to
+    `time_slack` (default `HOP_TIME_SLACK`) slower than the fastest found, when its flows
+    route in fewer hops (the module docstring, steps 5 to 8).
     """
     start = _time.monotonic()
     # No time limit: every search runs to its end, so the result does not depend on the
@@ -580,31 +807,75 @@ def place(problem: PlacementProblem, *, time_weight: float = 1.0, wire_weight: f
                 hint="use a larger mesh")
     ev = _WireEval(problem)
     best: _Try | None = None
+    tried: list[_Try] = []
+
+    # Hop-minded problems also try branch groups (groups.py): tiers of parallel kernels,
+    # then residual blocks too; the shortest wire among the layouts wins.
+    groupings: list[list[Unit] | None] = [None]
+    if problem.wire == "hops":
+        for blocks in (False, True):
+            units = find_units(problem, order, blocks)
+            if len(units) < n and units not in groupings:
+                groupings.append(units)
 
     def attempt(tn: int, transpose: bool, until: float) -> None:
         nonlocal best
         got = strips_at(tn, transpose)
         if got is None:
             return
-        st, frames = got
+        st0, frames = got
         across, along = ((problem.height, problem.width) if transpose
                          else (problem.width, problem.height))
-        splits = st.wire_splits(across)
-        if not splits:
-            res = st.min_total_width()
-            if res is None or res[0] > across:
-                return
-            splits = [res[1]]
-        for k, groups in enumerate(splits):
-            lay = _make_layout(st, frames, groups)
+        tries = []
+        for units in groupings:
+            if units is None:              # every kernel its own unit
+                st, uframes = st0, [unit_frame(leaf(k), frames.__getitem__) for k in range(n)]
+            else:
+                uframes = [unit_frame(u, frames.__getitem__) for u in units]
+                if any(f is None for f in uframes):
+                    continue
+                st = _Strips(uframes, list(range(len(units))), across, along, min_strip)
+            splits = st.wire_splits(across)
+            if not splits:
+                res = st.min_total_width()
+                if res is None or res[0] > across:
+                    continue
+                splits = [res[1]]
+            tries += [(st, uframes, groups) for groups in splits]
+        for k, (st, uframes, groups) in enumerate(tries):
+            lay = _make_layout(st, uframes, frames, groups)
+            if problem.wire == "hops":
+                _stretch(lay, problem, sizer, tn, transpose)
+                ev.set_stage(problem.link_bytes, float(sizer.time(tn)))
             now = _time.monotonic()
-            a0, l0 = _improve(lay, ev, along, across, now + (until - now) / (len(splits) - k))
-            placed = _to_placed(problem, sizer, tn, lay, a0, l0, transpose)
-            mt = max(p.time for p in placed.values())
-            wl = wire_length(problem, placed)
-            score = time_weight * mt + wire_weight * wl
-            if best is None or score < best.score:
-                best = _Try(score, placed, tn, transpose, len(lay.members), mt, wl)
+            a0, l0, arr = _improve(lay, ev, along, across,
+                                   now + (until - now) / (len(tries) - k))
+            t = finish(_Try(0.0, {}, tn, transpose, len(lay.members), Fraction(0), Fraction(0),
+                            layout=(lay, arr, along, across)), a0, l0)
+            tried.append(t)
+            # equal scores (wire_weight = 0): the shorter wire wins
+            if best is None or (t.score, t.wire) < (best.score, best.wire):
+                best = t
+
+    def finish(t: _Try, a0, l0) -> _Try:
+        lay = t.layout[0]
+        t.placed = _to_placed(problem, sizer, t.tn, lay, a0, l0, t.transpose)
+        t.max_time = max(p.time for p in t.placed.values())
+        if problem.wire == "centre":
+            t.wire = wire_length(problem, t.placed)
+        else:
+            ev.set_stage(problem.link_bytes, float(t.max_time))
+            t.wire = ev.wire(a0 + lay.across / 2, l0 + lay.along / 2, lay.across, lay.along)
+        t.score = time_weight * t.max_time + wire_weight * t.wire
+        return t
+
+    def polish(t: _Try) -> _Try:
+        """A promising layout with the units of its strips reordered too."""
+        lay, arr, along, across = t.layout
+        ev.set_stage(problem.link_bytes, float(sizer.time(t.tn)))
+        a0, l0, arr = _improve(lay, ev, along, across, deadline, arr, reorder_units=True)
+        return finish(_Try(0.0, {}, t.tn, t.transpose, t.strips, Fraction(0), Fraction(0),
+                           layout=(lay, arr, along, across)), a0, l0)
 
     for i, (tn, tr) in enumerate(cands):
         now = _time.monotonic()
@@ -623,11 +894,24 @@ def place(problem: PlacementProblem, *, time_weight: float = 1.0, wire_weight: f
                 now = _time.monotonic()
                 attempt(math.floor(best_tn * factor), tr,
                         now + max(0.1, (deadline - now) / 4))
+    if problem.wire == "hops" and budget is None and best is not None:
+        # a little more time buys shorter flows: try the budgets within the slack, then
+        # route the most promising layouts and keep the one whose flows go fewest hops
+        slack = HOP_TIME_SLACK if time_slack is None else time_slack
+        for factor in HOP_BUDGETS:
+            if factor > 1 + slack or _time.monotonic() > deadline:
+                break
+            for tr in orientations:
+                now = _time.monotonic()
+                attempt(math.floor(best_tn * factor), tr, now + max(0.1, (deadline - now) / 4))
+        best = _routed_choice(problem, tried, slack, polish) or best
     if best is None:
         raise PlacementError(f"could not pack the {n} kernels on the "
                              f"{problem.width}x{problem.height} grid")
     stats = {"budget": sizer.time(best.tn), "strips": best.strips, "rows": best.transpose,
              "seconds": _time.monotonic() - start}
+    if best.routed is not None:
+        stats["routed_hops"], stats["over_capacity"] = best.routed
     return Placement(problem, best.placed, sizer.time(lb_tn), stats)
 
 
@@ -642,6 +926,48 @@ class _Try:
     strips: int
     max_time: Fraction
     wire: Fraction
+    routed: tuple[float, int] | None = None     # mean hops, bundles over capacity
+    layout: tuple | None = None                 # (layout, arrangement, along, across)
+
+
+# Budgets (times the smallest) a hop-minded placement tries, and how much slower than
+# the fastest layout found the chosen one may be.
+HOP_BUDGETS = (Fraction(1005, 1000), Fraction(101, 100), Fraction(102, 100),
+               Fraction(103, 100), Fraction(104, 100), Fraction(105, 100))
+HOP_TIME_SLACK = 0.05
+# A layout x % slower than another must route its flows in about 10 x % fewer hops.
+HOP_WEIGHT = 0.1
+HOP_POLISHED = 3          # routed layouts whose strips are then reordered
+REORDER_REACH = 8         # places a unit may move along its strip in one step
+
+
+def _routed_choice(problem: PlacementProblem, tried: list[_Try], slack: float, polish
+                   ) -> _Try | None:
+    """Route every layout at most `slack` slower than the fastest; polish the
+    `HOP_POLISHED` best (`polish`: reorder their strips' units) and route them again; keep
+    the one with no bundle over capacity, then the least ``max time * mean hops **
+    HOP_WEIGHT``, then the fastest."""
+    from .route import Flow, Rect, route
+    if not tried or problem.link_bytes <= 0:
+        return None
+    flows = [Flow(e.src, e.dst, float(e.weight)) for e in problem.edges]
+
+    def routed(t: _Try) -> _Try:
+        rects = [Rect(p.name, p.x, p.y, *p.footprint) for p in t.placed.values()]
+        r = route(problem.width, problem.height, rects, flows,
+                  problem.link_bytes * float(t.max_time), problem.channels_per_link).report()
+        t.routed = (float(r["mean_hops"]), int(r["over_capacity"]))
+        return t
+
+    def key(t: _Try):
+        return (t.routed[1] > 0, float(t.max_time) * max(t.routed[0], 1.0) ** HOP_WEIGHT,
+                t.max_time, t.wire)
+
+    fastest = min(t.max_time for t in tried)
+    pool = [routed(t) for t in tried if t.max_time <= fastest * Fraction(1 + slack)]
+    pool.sort(key=key)
+    pool += [routed(polish(t)) for t in pool[:HOP_POLISHED]]
+    return min(pool, key=key)
 
 
 def _smallest_feasible(ok, lo: int, hi: int) -> int | None:
@@ -674,10 +1000,13 @@ def _to_placed(problem, sizer: Sizer, tn: int, lay: _Layout, a0, l0, transpose: 
     foots = sizer.footprints(tn)
     out = {}
     for k, kern in enumerate(problem.kernels):
-        f = foots[k]
-        i = int(lay.fp[k])
-        params = tuple(int(v) for v in f.params[i])
-        rotated = bool(f.rotated[i])
+        if k in lay.stretched:
+            params, rotated = lay.stretched[k]
+        else:
+            f = foots[k]
+            i = int(lay.fp[k])
+            params = tuple(int(v) for v in f.params[i])
+            rotated = bool(f.rotated[i])
         x, y = (int(l0[k]), int(a0[k])) if transpose else (int(a0[k]), int(l0[k]))
         shape = kern.model.shape(params)
         out[kern.name] = PlacedKernel(kern.name, params, x, y, rotated, shape,

@@ -7,7 +7,15 @@ in `compiler.place.ispd`, or the compiler's `place` pass from a fused module):
 - `edges`: data flowing from one kernel to another, with a weight (bytes per
   sample, or 1 when every edge counts the same, as in the contest's score);
 - the grid: `width` x `height` cores and the memory per core, in the unit of
-  the kernel models' `memory()`.
+  the kernel models' `memory()`;
+- `wire`: what the placer's wire length measures. ``"centre"`` is the contest's:
+  weight x L1 distance between the two rectangles' centres. ``"hops"`` is the
+  router's: weight x (1 + the L1 gap between the two rectangles' facing edges),
+  so 1 per unit of weight when they touch, however large they are;
+- `link_bytes`: with ``wire="hops"``, what one mesh link moves per cycle (weights
+  are then bytes per sample): a flow needs ``weight / (link_bytes * stage
+  time)`` links of common boundary to cross in one hop, and each link carries
+  `channels_per_link` routes. 0: links are not modelled.
 """
 from __future__ import annotations
 
@@ -17,6 +25,9 @@ from ..errors import PlacementError
 from ..ir.location import Location
 from ..target.mesh import Target
 from .kernel_models import KernelModel
+
+
+WIRE_MODELS = ("centre", "hops")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class PlacementProblem:
     height: int
     memory_limit: int
     name: str = ""
+    wire: str = "centre"
+    link_bytes: float = 0.0
+    channels_per_link: int = 24
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -61,14 +75,19 @@ class PlacementProblem:
                                          hint="edges connect kernels of the problem only")
         if self.width < 1 or self.height < 1:
             raise PlacementError(f"the grid {self.width}x{self.height} is empty")
+        if self.wire not in WIRE_MODELS:
+            raise PlacementError(f"wire model must be one of {', '.join(WIRE_MODELS)}, "
+                                 f"got {self.wire!r}")
         if self.memory_limit <= 0:
             raise PlacementError(f"memory per core must be positive, got {self.memory_limit}")
 
     @classmethod
     def on_target(cls, kernels: list[Kernel], edges: list[Edge], target: Target,
-                  name: str = "") -> "PlacementProblem":
+                  name: str = "", wire: str = "centre") -> "PlacementProblem":
         """A problem on a `Target`'s mesh; memory in the target's words."""
-        return cls(kernels, edges, target.width, target.height, target.memory_words, name)
+        return cls(kernels, edges, target.width, target.height, target.memory_words, name,
+                   wire, float(target.link_bytes_per_cycle) if wire == "hops" else 0.0,
+                   target.channels_per_link)
 
     def index(self) -> dict[str, int]:
         """Kernel name -> position in `kernels`."""

@@ -22,7 +22,13 @@ worth of bandwidth takes x channels).
 A flow between touching kernels crosses one boundary: **1 hop**. Through
 regions in between, each boundary crossed is a hop, plus the L1 distance
 across each region from the boundary where the flow enters to the one where
-it leaves (between the boundaries' midpoints).
+it leaves, between the middles of the region's cores that line the two
+boundaries (a flow spread over a boundary enters, on average, at its middle).
+So crossing a kernel k cores thick costs k + 1 hops: the links from the last
+core of one end to the first of the other, 1 + the gap between them. A
+route's hops are never fewer than 1 + the L1 gap between the facing edges of
+its two rectangles: one position per boundary means a path cannot slide along
+a long boundary for free.
 
 **Negotiation** (McMurchie and Ebeling's PathFinder). Each flow is routed by
 Dijkstra on the region graph, filling the cheapest path up to its free
@@ -288,7 +294,7 @@ def route(width: int, height: int, rects: list[Rect], flows: list[Flow], link_ca
         for end in (f.src, f.dst):
             if end not in index:
                 raise KeyError(f"flow {f.src} -> {f.dst}: no rectangle named {end!r}")
-    lg = _LineGraph(bundles, R)
+    lg = _LineGraph(bundles, regions)
     E = len(bundles)
     cap_e = np.array([e.links for e in bundles], dtype=np.float64) * link_capacity
     chan_cap = np.array([e.links for e in bundles], dtype=np.int64) * channels_per_link
@@ -406,11 +412,13 @@ FULL_PENALTY = 1000.0     # hops a full bundle costs: taken only when nothing el
 DETOUR_SLACK = 256.0      # ... or this many hops longer than it, whichever allows more
 
 
-def _segment_distance(a: tuple, b: tuple) -> float:
-    """L1 distance between two axis-aligned boxes (x0, y0, x1, y1)."""
-    dx = max(0.0, a[0] - b[2], b[0] - a[2])
-    dy = max(0.0, a[1] - b[3], b[1] - a[3])
-    return dx + dy
+def _inner_point(box: tuple, region: Region) -> tuple[float, float]:
+    """The middle of the cores of `region` that line the boundary segment `box`: where a
+    flow crossing that boundary enters (or leaves) the region, on average."""
+    x0, y0, x1, y1 = box
+    if x0 == x1:                                       # a vertical boundary at x = x0
+        return (x0 + 0.5 if region.x >= x0 else x0 - 0.5), (y0 + y1) / 2
+    return (x0 + x1) / 2, (y0 + 0.5 if region.y >= y0 else y0 - 0.5)
 
 
 class _LineGraph:
@@ -418,7 +426,8 @@ class _LineGraph:
     bundle e2 (out of r) costs the way across r between the two boundaries, and each
     bundle crossed costs one hop times its congestion factor."""
 
-    def __init__(self, bundles: list[Bundle], n_regions: int):
+    def __init__(self, bundles: list[Bundle], regions: list[Region]):
+        n_regions = len(regions)
         self.bundles = bundles
         E = len(bundles)
         self.E = E
@@ -438,7 +447,9 @@ class _LineGraph:
                         continue          # straight back
                     rows.append(e1)
                     cols.append(e2)
-                    lens.append(_segment_distance(bundles[e1].box, bundles[e2].box))
+                    p1 = _inner_point(bundles[e1].box, regions[r])
+                    p2 = _inner_point(bundles[e2].box, regions[r])
+                    lens.append(abs(p1[0] - p2[0]) + abs(p1[1] - p2[1]))
         order = np.lexsort((np.array(cols, dtype=np.int64), np.array(rows, dtype=np.int64)))
         self.rows = np.array(rows, dtype=np.int64)[order]
         self.cols = np.array(cols, dtype=np.int64)[order]

@@ -67,15 +67,28 @@ def test_every_flow_of_a_placed_model_is_routed_within_capacity():
 
 
 def test_data_weighted_hops():
-    # two kernels side by side: 1 hop; a third beyond a free gap of 3 columns: 1 + 3 + 1
+    # two kernels side by side: 1 hop; a third beyond a free gap of 3 columns: the links
+    # from b's last column (x = 3) to c's first (x = 7) are 4, 1 + the gap
     rects = [Rect("a", 0, 0, 2, 4), Rect("b", 2, 0, 2, 4), Rect("c", 7, 0, 2, 4)]
     flows = [Flow("a", "b", 100.0), Flow("b", "c", 300.0)]
     routing = route(9, 4, rects, flows, 1000.0, 24)
     hops = [rf.hops for rf in routing.flows]
-    assert hops == [1.0, 5.0]
+    assert hops == [1.0, 4.0]
     report = routing.report()
-    assert report["mean_hops"] == pytest.approx((100 * 1 + 300 * 5) / 400)
-    assert report["byte_hops"] == pytest.approx(100 * 1 + 300 * 5)
+    assert report["mean_hops"] == pytest.approx((100 * 1 + 300 * 4) / 400)
+    assert report["byte_hops"] == pytest.approx(100 * 1 + 300 * 4)
+
+
+def test_hops_are_never_below_the_gap_between_the_rectangles():
+    # s and d are 30 columns apart; long thin kernels between them touch along long
+    # boundaries whose ends line up. Sliding along such a boundary costs its length: a
+    # flow's hops are at least 1 + the gap between its two rectangles, on any path.
+    rects = [Rect("s", 0, 0, 2, 2), Rect("m1", 0, 2, 16, 1), Rect("m2", 16, 0, 16, 3),
+             Rect("d", 32, 0, 2, 2)]
+    flows = [Flow("s", "d", 10.0)]
+    routing = route(34, 3, rects, flows, 1000.0, 24)
+    gap = 32 - 2
+    assert routing.flows[0].hops >= 1 + gap
 
 
 def test_a_flow_wider_than_a_boundary_is_split():
