@@ -199,6 +199,7 @@ Examples:
   wsc compile samples/cnn.wsl --print-ir-after fold-constants --time-passes
   wsc compile samples/cnn.wsl --dump-dir dumps/   (00_input.wir, 01_infer-shapes.wir, ...)
   wsc compile samples/mlp.wsl --prune magnitude:0.9,first=0.9   then: wsc inspect mlp.wafer --sparsity
+  wsc compile samples/cnn.wsl --input-shape x=4x1x28x28   then: wsc inspect cnn.wafer --memory
   wsc compile model.onnx --prune wanda:0.5 --calibration calib.npz
   wsc compile model.onnx --mesh wse2               place and route on a WSE-2, then:
                                                    wsc inspect model.wafer --report
@@ -368,6 +369,7 @@ def compile_cmd(source: Path, output: Path | None, pipeline: str | None, opt_lev
     ]
     rows += _sparsity_rows(result.program.header["reports"].get("sparsity"))
     rows += _wafer_rows(result.program.header["reports"].get("wafer"))
+    rows += _memory_rows(result.program.header["reports"].get("memory"))
     if emit_ir is not None:
         rows.append(("IR", str(emit_ir)))
     if dump_dir is not None:
@@ -416,6 +418,19 @@ def _wafer_rows(report: dict | None) -> list[tuple[str, str]]:
                       f"(wsc inspect --report, --placement)")]
 
 
+def _memory_rows(report: dict | None) -> list[tuple[str, str]]:
+    """`wsc compile`'s summary line about the activations' memory plan."""
+    if not report:
+        return []
+    assumed = report.get("assumed") or {}
+    per = ("; " + ", ".join(f"{s}={n}" for s, n in assumed.items()) + " assumed") \
+        if assumed else ""
+    return [("memory", f"activations planned {format_bytes(report['arena_bytes'])} "
+                       f"({report['ratio']:.3f}x the largest live set{per}), "
+                       f"{format_bytes(report['sum_of_buffers'])} without reuse "
+                       f"(wsc inspect --memory)")]
+
+
 def _per_symbols(summary: dict) -> str:
     if not summary.get("assumed"):
         return ""
@@ -432,6 +447,7 @@ Examples:
   wsc inspect mlp.wafer --header        the artifact's full metadata as JSON
   wsc inspect samples/mlp.wsl --no-ir   cost summary of a source, without compiling
   wsc inspect mlp.wafer --json | jq .summary.totals
+  wsc inspect mlp.wafer --memory        activation memory plan: largest buffers, live ranges
   wsc inspect mlp.wafer --report         wafer performance model (compiled with --mesh)
   wsc inspect mlp.wafer --placement      wafer map as text
   wsc inspect mlp.wafer --placement-image map.svg
@@ -450,6 +466,10 @@ Examples:
 @click.option("--sparsity", "show_sparsity", is_flag=True,
               help="Only the sparsity report of a .wafer file: per layer shape, density, nnz, "
                    "kernel and why, MACs skipped, bytes saved, pruning, totals.")
+@click.option("--memory", "show_memory", is_flag=True,
+              help="Only the memory plan of a .wafer file's activations: largest live set, "
+                   "planned arena and their ratio, bytes without reuse, the largest buffers "
+                   "with their offsets and live ranges.")
 @click.option("--report", "show_report", is_flag=True,
               help="Only the wafer performance model of a .wafer compiled with --mesh: "
                    "throughput, latency, utilization, bottleneck, per kernel cycles.")
@@ -460,8 +480,8 @@ Examples:
               help="Draw the wafer map (kernels, link load, nonzeros per core) to an SVG, or "
                    "a PNG when matplotlib is installed (wsc[viz]).")
 def inspect_cmd(file: Path, as_json: bool, show_ir: bool, show_header: bool,
-                show_sparsity: bool, show_report: bool, show_placement: bool,
-                placement_image: Path | None) -> None:
+                show_sparsity: bool, show_memory: bool, show_report: bool,
+                show_placement: bool, placement_image: Path | None) -> None:
     """Show what FILE contains: a .wafer artifact, or a .wsl/.wir/.onnx source.
 
     Sources are parsed and summarized, not compiled.
@@ -473,6 +493,8 @@ def inspect_cmd(file: Path, as_json: bool, show_ir: bool, show_header: bool,
             raise click.UsageError("--header applies to .wafer files only")
         if show_sparsity:
             raise click.UsageError("--sparsity applies to .wafer files only (compile first)")
+        if show_memory:
+            raise click.UsageError("--memory applies to .wafer files only (compile first)")
         if show_report or show_placement or placement_image is not None:
             raise click.UsageError("--report, --placement and --placement-image apply to "
                                    ".wafer files compiled with --mesh")
@@ -483,6 +505,9 @@ def inspect_cmd(file: Path, as_json: bool, show_ir: bool, show_header: bool,
         return
     if show_sparsity:
         _print_sparsity(info, as_json)
+        return
+    if show_memory:
+        _print_memory(info, as_json)
         return
     if as_json:
         if not show_header:
@@ -519,6 +544,7 @@ def _inspect_wafer(path: Path, show_ir: bool) -> dict[str, Any]:
         "summary": reports.get("summary"),
         "sparsity": reports.get("sparsity"),
         "wafer": reports.get("wafer"),
+        "memory": _memory_report(reports.get("memory")),
         "header": meta,
     }
     if show_ir:
@@ -575,6 +601,27 @@ def _print_sparsity(info: dict[str, Any], as_json: bool) -> None:
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     click.echo(format_report(report, info["size"]))
+
+
+def _memory_report(report: Any) -> dict[str, Any] | None:
+    """The header's memory report, or None if it is missing or not one wsc wrote."""
+    keys = ("arena_bytes", "largest_live_set", "ratio", "buffers", "views", "sum_of_buffers",
+            "ops", "peak")
+    if not isinstance(report, dict) or not all(k in report for k in keys):
+        return None
+    return report
+
+
+def _print_memory(info: dict[str, Any], as_json: bool) -> None:
+    from .memory_plan import format_memory_report
+    report = info.get("memory")
+    if report is None:
+        raise ArtifactError("no memory report (compiled by an older wsc)", where=info["file"],
+                            hint="compile the model again to plan its memory")
+    if as_json:
+        click.echo(json.dumps({"file": info["file"], **report}, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_memory_report(report))
 
 
 def _inspect_source(path: Path, show_ir: bool) -> dict[str, Any]:
@@ -643,6 +690,12 @@ def _print_inspect(info: dict[str, Any], show_header: bool) -> None:
         echo("  " + line)
     if "onnx" in info:
         _print_onnx_ops(info["onnx"])
+    if info["kind"] == "wafer":
+        from .memory_plan import memory_summary_lines
+        echo("")
+        echo("memory (activations):")
+        for line in memory_summary_lines(info.get("memory")):
+            echo("  " + line)
     if show_header:
         echo("")
         echo("header:")

@@ -22,7 +22,9 @@ Steps, in order:
    by its base name, not its path), so the same source and flags give a
    byte-identical `.wafer` file. The reports include the sparsity report
    (`compiler/sparsity/report.py`: per layer density, kernel and why, savings,
-   pruning), built from the final module whatever the pipeline.
+   pruning) and the memory report (`compiler/memory_plan.py`: the liveness
+   plan of the activations, with the symbols bound by `input_shapes`, others
+   as 1), both built from the final module whatever the pipeline.
 
 Sparsity options: `prune` (a prune spec, ``"magnitude:0.9"``) inserts a prune
 pass with the `calibration` .npz (else `calibration_samples` random samples
@@ -128,6 +130,8 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
     final_summary = summarize(portable)
     from .sparsity.report import build_report
     sparsity = build_report(portable, dict(symbols), ctx.details)
+    from .memory_plan import memory_report
+    memory = memory_report(portable, dict(symbols))
     from .passes.route import latest_wafer_report
     wafer = latest_wafer_report(ctx)
     if wafer is not None and not isinstance(source, Module):
@@ -146,6 +150,7 @@ def compile(  # noqa: A001 - the public name users expect: compiler.compile(...)
             "source_totals": source_summary["totals"],
             "summary": final_summary,
             "sparsity": sparsity,
+            "memory": memory,
             **({"wafer": wafer} if wafer is not None else {}),
         },
     }
