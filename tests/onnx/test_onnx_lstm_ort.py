@@ -14,6 +14,7 @@ from onnx import TensorProto, helper
 
 from compiler.frontend.onnx import import_onnx
 from compiler.passes import PIPELINES, PassManager, parse_pipeline
+from compiler.testing.onnx_builders import make_model, run_onnxruntime, tensor, value_info
 from compiler.testing.onnx_node_cases import execute_module
 
 F = TensorProto.FLOAT
@@ -61,20 +62,11 @@ def _build(op_type, *, t, b, i, h, direction="forward", layout=0, lens=False, st
     for name, arr in feeds.items():
         shape = [dims.get((name, k), s) for k, s in enumerate(arr.shape)]
         elem = TensorProto.INT32 if arr.dtype == np.int32 else F
-        value_infos.append(helper.make_tensor_value_info(name, elem, shape))
-    graph = helper.make_graph(
-        [node], "rnn", value_infos,
-        [helper.make_tensor_value_info(o, F, None) for o in outputs],
-        [helper.make_tensor(n, F, a.shape, a.ravel().tolist()) for n, a in consts.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    model.ir_version = 8
+        value_infos.append(value_info(name, shape, elem))
+    model = make_model([node], value_infos, [value_info(o, None) for o in outputs],
+                       [tensor(n, a) for n, a in consts.items()], opset=14, ir_version=8,
+                       name="rnn")
     return model, feeds
-
-
-def _ort(model, feeds):
-    import onnxruntime as ort
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def _wsc(model, feeds, **kw):
@@ -85,7 +77,7 @@ def _wsc(model, feeds, **kw):
 
 def _compare(model, feeds, **kw):
     got = _wsc(model, feeds, **kw)
-    want = _ort(model, feeds)
+    want = run_onnxruntime(model, feeds)
     assert len(got) == len(want)
     for name, g, w in zip(["Y", "Y_h", "Y_c"], got, want):
         assert g.shape == w.shape, f"{name}: {g.shape} vs onnxruntime's {w.shape}"
@@ -133,7 +125,7 @@ def test_batch_major_layout(op_type) -> None:
     # onnxruntime's CPU kernels take only layout 0: compare with the time-major model.
     tm_model, _ = _build(op_type, t=4, b=3, i=2, h=5, states=True, seed=7)
     tm_feeds = {k: v.transpose(1, 0, 2) for k, v in feeds.items()}
-    want = _ort(tm_model, tm_feeds)
+    want = run_onnxruntime(tm_model, tm_feeds)
     np.testing.assert_allclose(got[0], want[0].transpose(2, 0, 1, 3), **TOL)
     for g, w in zip(got[1:], want[1:]):
         np.testing.assert_allclose(g, w.transpose(1, 0, 2), **TOL)
@@ -149,5 +141,5 @@ def test_symbolic_time_and_batch_sizes() -> None:
     for t, n in ((5, 3), (2, 7)):
         feeds = {"X": rng.standard_normal((t, n, 4)).astype(np.float32)}
         got = execute_module(module, feeds)
-        for g, w in zip(got, _ort(model, feeds)):
+        for g, w in zip(got, run_onnxruntime(model, feeds)):
             np.testing.assert_allclose(g, w, **TOL)

@@ -4,12 +4,15 @@ Col2Im, RoiAlign, DeformConv, CumProd and Det: converter tests beyond the node s
 onnxruntime (or onnx's reference evaluator, or formulas written here), and their errors."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
+from compiler.testing.onnx_builders import make_model, run_onnxruntime, tensor, value_info
 from compiler.testing.onnx_node_cases import execute_module
 
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
@@ -20,30 +23,12 @@ def _randn(*shape) -> np.ndarray:
     return _rng.standard_normal(shape).astype(np.float32)
 
 
-def _model(nodes, inputs, outputs, inits=(), opset=20):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 9
-    return model
-
-
-def _vi(name, shape, elem_type=F):
-    return helper.make_tensor_value_info(name, elem_type, shape)
-
-
-def _ints(name, values):
-    return helper.make_tensor(name, I64, [len(values)], values)
-
-
-def _ort(model, feeds):
-    import onnxruntime as ort
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
+_model = partial(make_model, opset=20, ir_version=9)
 
 
 def _check(model, feeds, rtol=1e-5, atol=1e-6):
     module = import_onnx(model)
-    for got, want in zip(execute_module(module, feeds), _ort(model, feeds)):
+    for got, want in zip(execute_module(module, feeds), run_onnxruntime(model, feeds)):
         assert got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
     return module
@@ -58,7 +43,7 @@ def _check(model, feeds, rtol=1e-5, atol=1e-6):
 def test_compositions_match_onnxruntime(node, shape, opset) -> None:
     inits = [helper.make_tensor("scales", F, [4], [1, 1, 2, 3])] if node.op_type == "Upsample" \
         else []
-    model = _model([node], [_vi("x", shape)], [_vi("y", None)], inits, opset)
+    model = _model([node], [value_info("x", shape)], [value_info("y", None)], inits, opset=opset)
     x = _randn(*shape)
     if node.op_type == "LpNormalization":
         x[:, 1] = 0  # a zero column: its norm is 0 and its result 0
@@ -67,8 +52,8 @@ def test_compositions_match_onnxruntime(node, shape, opset) -> None:
 
 def test_center_crop_pad_on_chosen_axes() -> None:
     node = helper.make_node("CenterCropPad", ["x", "shape"], ["y"], axes=[0, -1])
-    model = _model([node], [_vi("x", [5, 3, 4])], [_vi("y", None)], [_ints("shape", [2, 7])],
-                   opset=18)
+    model = _model([node], [value_info("x", [5, 3, 4])], [value_info("y", None)],
+                   [tensor("shape", [2, 7], np.int64)], opset=18)
     module = _check(model, {"x": _randn(5, 3, 4)})
     assert [op.name for op in module.ops] == ["tensor.slice", "tensor.pad"]
 
@@ -77,8 +62,9 @@ def test_affine_grid_feeds_grid_sample() -> None:
     nodes = [helper.make_node("AffineGrid", ["theta", "size"], ["grid"], align_corners=0),
              helper.make_node("GridSample", ["x", "grid"], ["y"], mode="cubic",
                               padding_mode="reflection")]
-    model = _model(nodes, [_vi("theta", [2, 2, 3]), _vi("x", [2, 3, 5, 6])],
-                   [_vi("grid", None), _vi("y", None)], [_ints("size", [2, 3, 4, 7])])
+    model = _model(nodes, [value_info("theta", [2, 2, 3]), value_info("x", [2, 3, 5, 6])],
+                   [value_info("grid", None), value_info("y", None)],
+                   [tensor("size", [2, 3, 4, 7], np.int64)])
     theta = np.array([[[0.9, -0.2, 0.1], [0.3, 1.1, -0.2]], [[1.2, 0.1, 0.0], [0.0, 0.8, 0.3]]],
                      np.float32)
     _check(model, {"theta": theta, "x": _randn(2, 3, 5, 6)}, rtol=1e-4, atol=1e-5)
@@ -88,7 +74,8 @@ def test_max_unpool_places_the_maxima_maxpool_found() -> None:
     pool = helper.make_node("MaxPool", ["x"], ["p", "idx"], kernel_shape=[2, 2], strides=[2, 2])
     unpool = helper.make_node("MaxUnpool", ["p", "idx"], ["y"], kernel_shape=[2, 2],
                               strides=[2, 2])
-    model = _model([pool, unpool], [_vi("x", [1, 2, 4, 6])], [_vi("y", None)], opset=11)
+    model = _model([pool, unpool], [value_info("x", [1, 2, 4, 6])], [value_info("y", None)],
+                   opset=11)
     _check(model, {"x": _randn(1, 2, 4, 6)})
 
 
@@ -99,8 +86,8 @@ def test_max_unpool_output_shape_pads_at_the_end_as_onnx_reference_does() -> Non
     from onnx.reference import ReferenceEvaluator
     node = helper.make_node("MaxUnpool", ["p", "idx", "out_shape"], ["y"], kernel_shape=[2, 2],
                             strides=[2, 2])
-    model = _model([node], [_vi("p", [1, 1, 2, 2]), _vi("idx", [1, 1, 2, 2], I64)],
-                   [_vi("y", None)], [_ints("out_shape", [1, 1, 5, 6])], opset=11)
+    model = _model([node], [value_info("p", [1, 1, 2, 2]), value_info("idx", [1, 1, 2, 2], I64)],
+                   [value_info("y", None)], [tensor("out_shape", [1, 1, 5, 6], np.int64)], opset=11)
     feeds = {"p": _randn(1, 1, 2, 2), "idx": np.array([[[[0, 3], [9, 15]]]], np.int64)}
     got = execute_module(import_onnx(model), feeds)[0]
     np.testing.assert_array_equal(got, ReferenceEvaluator(model).run(None, feeds)[0])
@@ -109,17 +96,19 @@ def test_max_unpool_output_shape_pads_at_the_end_as_onnx_reference_does() -> Non
 def test_col2im_matches_onnxruntime() -> None:
     node = helper.make_node("Col2Im", ["x", "image", "block"], ["y"], strides=[1, 2],
                             pads=[1, 0, 0, 1], dilations=[2, 1])
-    model = _model([node], [_vi("x", [1, 6, 8])], [_vi("y", None)],
-                   [_ints("image", [5, 7]), _ints("block", [3, 2])], opset=18)
+    model = _model([node], [value_info("x", [1, 6, 8])], [value_info("y", None)],
+                   [tensor("image", [5, 7], np.int64), tensor("block", [3, 2], np.int64)], opset=18)
     _check(model, {"x": _randn(1, 6, 8)})
 
 
 def test_cumprod_axis_must_be_known_and_det_matches_numpy() -> None:
     node = helper.make_node("CumProd", ["x", "axis"], ["y"])
-    model = _model([node], [_vi("x", [3]), _vi("axis", [], I64)], [_vi("y", None)], opset=26)
+    model = _model([node], [value_info("x", [3]), value_info("axis", [], I64)],
+                   [value_info("y", None)], opset=26)
     with pytest.raises(CompileError, match=r"axis \(input 1\) must be known"):
         import_onnx(model)
-    det = _model([helper.make_node("Det", ["x"], ["y"])], [_vi("x", [4, 3, 3])], [_vi("y", None)])
+    det = _model([helper.make_node("Det", ["x"], ["y"])], [value_info("x", [4, 3, 3])],
+                 [value_info("y", None)])
     x = _randn(4, 3, 3)
     np.testing.assert_allclose(execute_module(import_onnx(det), {"x": x})[0],
                                np.linalg.det(x.astype(np.float64)), rtol=1e-4, atol=1e-5)
@@ -127,7 +116,8 @@ def test_cumprod_axis_must_be_known_and_det_matches_numpy() -> None:
 
 def test_swiglu_needs_equal_shapes() -> None:
     node = helper.make_node("SwiGLU", ["a", "b"], ["y"])
-    model = _model([node], [_vi("a", [2, 3]), _vi("b", [1, 3])], [_vi("y", None)], opset=28)
+    model = _model([node], [value_info("a", [2, 3]), value_info("b", [1, 3])],
+                   [value_info("y", None)], opset=28)
     with pytest.raises(CompileError, match="same shape"):
         import_onnx(model)
 
@@ -135,8 +125,8 @@ def test_swiglu_needs_equal_shapes() -> None:
 def test_roi_align_matches_onnxruntime() -> None:
     node = helper.make_node("RoiAlign", ["x", "rois", "idx"], ["y"], output_height=3,
                             output_width=2, spatial_scale=0.5, mode="avg")
-    model = _model([node], [_vi("x", [2, 3, 8, 9]), _vi("rois", [3, 4]),
-                            _vi("idx", [3], I64)], [_vi("y", None)], opset=16)
+    model = _model([node], [value_info("x", [2, 3, 8, 9]), value_info("rois", [3, 4]),
+                            value_info("idx", [3], I64)], [value_info("y", None)], opset=16)
     feeds = {"x": _randn(2, 3, 8, 9),
              "rois": np.array([[1, 2, 10, 12], [0, 0, 17, 15], [4, 4, 6, 5]], np.float32),
              "idx": np.array([0, 1, 1], np.int64)}
@@ -146,9 +136,9 @@ def test_roi_align_matches_onnxruntime() -> None:
 def test_deform_conv_with_mask_and_no_bias_matches_the_reference_evaluator() -> None:
     from onnx.reference import ReferenceEvaluator
     node = helper.make_node("DeformConv", ["x", "w", "off", "", "mask"], ["y"], pads=[1, 1, 1, 1])
-    model = _model([node], [_vi("x", [1, 2, 4, 4]), _vi("w", [3, 2, 3, 3]),
-                            _vi("off", [1, 18, 4, 4]), _vi("mask", [1, 9, 4, 4])],
-                   [_vi("y", None)], opset=19)
+    model = _model([node], [value_info("x", [1, 2, 4, 4]), value_info("w", [3, 2, 3, 3]),
+                            value_info("off", [1, 18, 4, 4]), value_info("mask", [1, 9, 4, 4])],
+                   [value_info("y", None)], opset=19)
     feeds = {"x": _randn(1, 2, 4, 4), "w": _randn(3, 2, 3, 3), "off": _randn(1, 18, 4, 4),
              "mask": _rng.random((1, 9, 4, 4)).astype(np.float32)}
     got = execute_module(import_onnx(model), feeds)[0]

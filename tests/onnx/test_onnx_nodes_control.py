@@ -9,12 +9,15 @@ front with its path, and a loop that never ends stops at the unroll limit.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
 from compiler.errors import CompileError, UnsupportedOpError
 from compiler.frontend.onnx import import_onnx
+from compiler.testing.onnx_builders import make_model, run_onnxruntime, value_info
 from compiler.testing.onnx_node_cases import execute_module
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
@@ -25,26 +28,12 @@ def _randn(*shape) -> np.ndarray:
     return _rng.standard_normal(shape).astype(np.float32)
 
 
-def _model(nodes, inputs, outputs, inits=(), opset=17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    return model
-
-
-def _vi(name, shape, elem_type=F):
-    return helper.make_tensor_value_info(name, elem_type, shape)
-
-
-def _ort(model, feeds):
-    import onnxruntime as ort
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
+_model = partial(make_model, opset=17, ir_version=8)
 
 
 def _check(model, feeds, **kw):
     module = import_onnx(model, **kw)
-    for got, want in zip(execute_module(module, feeds), _ort(model, feeds)):
+    for got, want in zip(execute_module(module, feeds), run_onnxruntime(model, feeds)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     return module
 
@@ -57,16 +46,17 @@ def _loop_body():
              helper.make_node("Add", ["h", "wi"], ["acc_out"]),
              helper.make_node("Identity", ["acc_out"], ["scan"]),
              helper.make_node("Identity", ["cond"], ["cond_out"])]
-    return helper.make_graph(nodes, "body", [_vi("i", [], I64), _vi("cond", [], B),
-                                             _vi("acc", [3])],
-                             [_vi("cond_out", [], B), _vi("acc_out", [3]), _vi("scan", [3])],
+    return helper.make_graph(nodes, "body", [value_info("i", [], I64), value_info("cond", [], B),
+                                             value_info("acc", [3])],
+                             [value_info("cond_out", [], B), value_info("acc_out", [3]),
+                              value_info("scan", [3])],
                              [helper.make_tensor("half", F, [], [0.5])])
 
 
 def test_loop_with_outer_scope_and_scan_outputs_matches_onnxruntime() -> None:
     node = helper.make_node("Loop", ["trips", "", "acc0"], ["acc", "history"], body=_loop_body())
-    model = _model([node], [_vi("acc0", [3]), _vi("w", [3])], [_vi("acc", None),
-                                                                 _vi("history", None)],
+    model = _model([node], [value_info("acc0", [3]), value_info("w", [3])],
+                   [value_info("acc", None), value_info("history", None)],
                    [helper.make_tensor("trips", I64, [], [4])])
     module = _check(model, {"acc0": _randn(3), "w": _randn(3)})
     assert "Loop" not in {op.name for op in module.ops}
@@ -74,8 +64,9 @@ def test_loop_with_outer_scope_and_scan_outputs_matches_onnxruntime() -> None:
 
 def test_loop_with_a_run_time_trip_count_names_the_input() -> None:
     node = helper.make_node("Loop", ["trips", "", "acc0"], ["acc", "history"], body=_loop_body())
-    model = _model([node], [_vi("trips", [], I64), _vi("acc0", [3]), _vi("w", [3])],
-                   [_vi("acc", None), _vi("history", None)])
+    model = _model([node],
+                   [value_info("trips", [], I64), value_info("acc0", [3]), value_info("w", [3])],
+                   [value_info("acc", None), value_info("history", None)])
     with pytest.raises(CompileError, match=r"trip count \(input 0\) must be known"):
         import_onnx(model)
 
@@ -84,10 +75,11 @@ def test_a_loop_without_an_exit_stops_at_the_unroll_limit(monkeypatch) -> None:
     from compiler.frontend.onnx_ops import control
     monkeypatch.setattr(control, "MAX_UNROLL", 50)
     body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"])], "body",
-                             [_vi("i", [], I64), _vi("c", [], B)], [_vi("c_out", [], B)])
+                             [value_info("i", [], I64), value_info("c", [], B)],
+                             [value_info("c_out", [], B)])
     node = helper.make_node("Loop", ["", "true"], [], body=body)
-    model = _model([node, helper.make_node("Identity", ["x"], ["y"])], [_vi("x", [1])],
-                   [_vi("y", None)], [helper.make_tensor("true", B, [], [True])])
+    model = _model([node, helper.make_node("Identity", ["x"], ["y"])], [value_info("x", [1])],
+                   [value_info("y", None)], [helper.make_tensor("true", B, [], [True])])
     with pytest.raises(CompileError, match="more than 50 iterations"):
         import_onnx(model)
 
@@ -96,24 +88,26 @@ def test_scan_in_both_directions_matches_onnxruntime() -> None:
     body = helper.make_graph(
         [helper.make_node("Add", ["s", "a"], ["s_out"]),
          helper.make_node("Mul", ["s_out", "b"], ["y"])], "body",
-        [_vi("s", [2]), _vi("a", [2]), _vi("b", [2])], [_vi("s_out", [2]), _vi("y", [2])])
+        [value_info("s", [2]), value_info("a", [2]), value_info("b", [2])],
+        [value_info("s_out", [2]), value_info("y", [2])])
     node = helper.make_node("Scan", ["s0", "xa", "xb"], ["s", "ys"], body=body,
                             num_scan_inputs=2, scan_input_axes=[0, 1],
                             scan_input_directions=[0, 1], scan_output_axes=[1],
                             scan_output_directions=[1])
-    model = _model([node], [_vi("s0", [2]), _vi("xa", [4, 2]), _vi("xb", [2, 4])],
-                   [_vi("s", None), _vi("ys", None)])
+    model = _model([node],
+                   [value_info("s0", [2]), value_info("xa", [4, 2]), value_info("xb", [2, 4])],
+                   [value_info("s", None), value_info("ys", None)])
     _check(model, {"s0": _randn(2), "xa": _randn(4, 2), "xb": _randn(2, 4)})
 
 
 def test_if_imports_the_branch_a_constant_condition_takes() -> None:
     def branch(name, op):
         return helper.make_graph([helper.make_node(op, ["x"], ["y"])], name, [],
-                                 [_vi("y", [3])])
+                                 [value_info("y", [3])])
 
     node = helper.make_node("If", ["c"], ["y"], then_branch=branch("then", "Relu"),
                             else_branch=branch("else", "Neg"))
-    model = _model([node], [_vi("c", [], B), _vi("x", [3])], [_vi("y", None)])
+    model = _model([node], [value_info("c", [], B), value_info("x", [3])], [value_info("y", None)])
     with pytest.raises(CompileError, match=r"condition \(input 0\) must be known"):
         import_onnx(model)
     x = _randn(3)
@@ -127,22 +121,22 @@ def test_if_imports_the_branch_a_constant_condition_takes() -> None:
 def test_sequence_map_applies_its_body_per_element() -> None:
     body = helper.make_graph([helper.make_node("Add", ["e", "t"], ["o"]),
                               helper.make_node("Shape", ["e"], ["shp"])], "body",
-                             [_vi("e", ["N"]), _vi("t", [1])], [_vi("o", ["N"]), _vi("shp", [1],
-                                                                                    I64)])
+                             [value_info("e", ["N"]), value_info("t", [1])],
+                             [value_info("o", ["N"]), value_info("shp", [1], I64)])
     nodes = [helper.make_node("SequenceConstruct", ["a", "b"], ["s"]),
              helper.make_node("SequenceMap", ["s", "t"], ["os", "shapes"], body=body),
              helper.make_node("ConcatFromSequence", ["os"], ["y"], axis=0),
              helper.make_node("ConcatFromSequence", ["shapes"], ["n"], axis=0)]
-    model = _model(nodes, [_vi("a", [2]), _vi("b", [3]), _vi("t", [1])],
-                   [_vi("y", None), _vi("n", None, I64)])
+    model = _model(nodes, [value_info("a", [2]), value_info("b", [3]), value_info("t", [1])],
+                   [value_info("y", None), value_info("n", None, I64)])
     _check(model, {"a": _randn(2), "b": _randn(3), "t": _randn(1)})
 
 
 def test_unsupported_ops_inside_a_body_are_reported_up_front() -> None:
     body = helper.make_graph([helper.make_node("Unique", ["x"], ["y"])], "body", [],
-                             [_vi("y", None)])
+                             [value_info("y", None)])
     node = helper.make_node("If", ["c"], ["y"], name="branchy", then_branch=body,
                             else_branch=body)
-    model = _model([node], [_vi("c", [], B), _vi("x", [3])], [_vi("y", None)])
+    model = _model([node], [value_info("c", [], B), value_info("x", [3])], [value_info("y", None)])
     with pytest.raises(UnsupportedOpError, match="Unique.*branchy/Unique_0"):
         import_onnx(model)

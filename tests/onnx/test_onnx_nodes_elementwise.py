@@ -11,23 +11,21 @@ failures are listed in `expected_failures.txt`.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
+from compiler.testing.onnx_builders import make_model, value_info
 from compiler.testing.onnx_node_cases import execute_module
 
 # -- small models ----------------------------------------------------------------------
 
-def _model(nodes, inputs, outputs, initializers=(), opset=17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-
-
-def _vi(name, elem_type, shape):
-    return helper.make_tensor_value_info(name, elem_type, shape)
+# the installed onnx's IR version
+_model = partial(make_model, opset=17, ir_version=None)
 
 
 def _run(model, feeds, **kw):
@@ -44,7 +42,7 @@ F = TensorProto.FLOAT
 
 def test_clip_runtime_min_and_constant_max() -> None:
     model = _model([helper.make_node("Clip", ["x", "lo", "hi"], ["y"])],
-                   [_vi("x", F, [5]), _vi("lo", F, [])], [_vi("y", F, [5])],
+                   [value_info("x", [5]), value_info("lo", [])], [value_info("y", [5])],
                    [helper.make_tensor("hi", F, [], [1.5])])
     x = np.array([-3, -1, 0, 1, 3], np.float32)
     module, (y,) = _run(model, {"x": x, "lo": np.array(-0.5, np.float32)})
@@ -54,7 +52,7 @@ def test_clip_runtime_min_and_constant_max() -> None:
 
 def test_clip_constant_min_and_runtime_max_keeps_max_winning() -> None:
     model = _model([helper.make_node("Clip", ["x", "lo", "hi"], ["y"])],
-                   [_vi("x", F, [3]), _vi("hi", F, [])], [_vi("y", F, [3])],
+                   [value_info("x", [3]), value_info("hi", [])], [value_info("y", [3])],
                    [helper.make_tensor("lo", F, [], [2.0])])
     module, (y,) = _run(model, {"x": np.array([-1, 5, 9], np.float32),
                                 "hi": np.array(1.0, np.float32)})
@@ -65,7 +63,8 @@ def test_clip_constant_min_and_runtime_max_keeps_max_winning() -> None:
 def test_clip_int64_bound_that_a_float_cannot_hold_stays_exact() -> None:
     big = 2**62 + 1
     model = _model([helper.make_node("Clip", ["x", "", "hi"], ["y"])],
-                   [_vi("x", TensorProto.INT64, [3])], [_vi("y", TensorProto.INT64, [3])],
+                   [value_info("x", [3], TensorProto.INT64)],
+                   [value_info("y", [3], TensorProto.INT64)],
                    [helper.make_tensor("hi", TensorProto.INT64, [], [big])])
     x = np.array([2**62 + 5, big, -7], np.int64)
     module, (y,) = _run(model, {"x": x})
@@ -76,7 +75,7 @@ def test_clip_int64_bound_that_a_float_cannot_hold_stays_exact() -> None:
 def test_clip_opset6_attributes_and_float32_range_defaults() -> None:
     model = _model([helper.make_node("Clip", ["x"], ["y"], min=-1.0),
                     helper.make_node("Clip", ["x"], ["z"])],
-                   [_vi("x", F, [3])], [_vi("y", F, [3]), _vi("z", F, [3])], opset=6)
+                   [value_info("x", [3])], [value_info("y", [3]), value_info("z", [3])], opset=6)
     x = np.array([-np.inf, 0.5, np.inf], np.float32)
     _, (y, z) = _run(model, {"x": x})
     fmax = np.finfo(np.float32).max
@@ -86,8 +85,8 @@ def test_clip_opset6_attributes_and_float32_range_defaults() -> None:
 
 def test_pow_integer_base_float_exponent_keeps_the_base_dtype() -> None:
     model = _model([helper.make_node("Pow", ["x", "e"], ["y"])],
-                   [_vi("x", TensorProto.INT32, [4]), _vi("e", F, [4])],
-                   [_vi("y", TensorProto.INT32, [4])])
+                   [value_info("x", [4], TensorProto.INT32), value_info("e", [4])],
+                   [value_info("y", [4], TensorProto.INT32)])
     _, (y,) = _run(model, {"x": np.array([4, 9, 2, 3], np.int32),
                            "e": np.array([0.5, 0.5, 3, 1.5], np.float32)})
     assert y.dtype == np.int32
@@ -102,8 +101,8 @@ def test_pow_integer_base_float_exponent_keeps_the_base_dtype() -> None:
 ])
 def test_variadic_ops_broadcast_three_inputs(op, want) -> None:
     model = _model([helper.make_node(op, ["a", "b", "c"], ["y"])],
-                   [_vi("a", F, [2, 1, 3]), _vi("b", F, [4, 1]), _vi("c", F, [3])],
-                   [_vi("y", F, [2, 4, 3])])
+                   [value_info("a", [2, 1, 3]), value_info("b", [4, 1]), value_info("c", [3])],
+                   [value_info("y", [2, 4, 3])])
     rng = np.random.default_rng(0)
     a, b, c = (rng.standard_normal(s).astype(np.float32) for s in ([2, 1, 3], [4, 1], [3]))
     _, (y,) = _run(model, {"a": a, "b": b, "c": c})
@@ -112,7 +111,8 @@ def test_variadic_ops_broadcast_three_inputs(op, want) -> None:
 
 
 def test_sum_of_one_input_is_that_input() -> None:
-    model = _model([helper.make_node("Sum", ["a"], ["y"])], [_vi("a", F, [2])], [_vi("y", F, [2])])
+    model = _model([helper.make_node("Sum", ["a"], ["y"])], [value_info("a", [2])],
+                   [value_info("y", [2])])
     module, (y,) = _run(model, {"a": np.array([1, 2], np.float32)})
     assert _ops(module) == []
     np.testing.assert_array_equal(y, [1, 2])
@@ -120,7 +120,7 @@ def test_sum_of_one_input_is_that_input() -> None:
 
 def test_cast_opset1_names_the_type() -> None:
     model = _model([helper.make_node("Cast", ["x"], ["y"], to="INT32")],
-                   [_vi("x", F, [3])], [_vi("y", TensorProto.INT32, [3])], opset=1)
+                   [value_info("x", [3])], [value_info("y", [3], TensorProto.INT32)], opset=1)
     _, (y,) = _run(model, {"x": np.array([-1.7, 0.2, 2.9], np.float32)})
     assert y.dtype == np.int32 and y.tolist() == [-1, 0, 2]
 
@@ -128,8 +128,9 @@ def test_cast_opset1_names_the_type() -> None:
 def test_cast_to_bool_and_castlike_to_uint8() -> None:
     model = _model([helper.make_node("Cast", ["x"], ["b"], to=TensorProto.BOOL),
                     helper.make_node("CastLike", ["x", "like"], ["u"])],
-                   [_vi("x", F, [3]), _vi("like", TensorProto.UINT8, [1])],
-                   [_vi("b", TensorProto.BOOL, [3]), _vi("u", TensorProto.UINT8, [3])])
+                   [value_info("x", [3]), value_info("like", [1], TensorProto.UINT8)],
+                   [value_info("b", [3], TensorProto.BOOL),
+                    value_info("u", [3], TensorProto.UINT8)])
     _, (b, u) = _run(model, {"x": np.array([0, -0.0, 7.9], np.float32),
                              "like": np.zeros(1, np.uint8)})
     assert b.tolist() == [False, False, True]
@@ -139,8 +140,8 @@ def test_cast_to_bool_and_castlike_to_uint8() -> None:
 def test_symbolic_batch_broadcasts_through() -> None:
     model = _model([helper.make_node("Add", ["x", "b"], ["s"]),
                     helper.make_node("Greater", ["s", "b"], ["y"])],
-                   [_vi("x", F, ["N", 3]), _vi("b", F, [3])],
-                   [_vi("y", TensorProto.BOOL, ["N", 3])])
+                   [value_info("x", ["N", 3]), value_info("b", [3])],
+                   [value_info("y", ["N", 3], TensorProto.BOOL)])
     module = import_onnx(model)
     assert module.outputs["y"].type.shape == ("N", 3)
     x = np.array([[1, -1, 0], [0, 0, 2], [-5, 5, 0]], np.float32)
@@ -150,7 +151,8 @@ def test_symbolic_batch_broadcasts_through() -> None:
 
 def test_dropout_opset7_mask_has_the_input_dtype() -> None:
     model = _model([helper.make_node("Dropout", ["x"], ["y", "m"], ratio=0.3)],
-                   [_vi("x", F, [2, 2])], [_vi("y", F, [2, 2]), _vi("m", F, [2, 2])], opset=7)
+                   [value_info("x", [2, 2])], [value_info("y", [2, 2]), value_info("m", [2, 2])],
+                   opset=7)
     x = np.array([[1, 2], [3, 4]], np.float32)
     _, (y, m) = _run(model, {"x": x})
     np.testing.assert_array_equal(y, x)
@@ -159,7 +161,8 @@ def test_dropout_opset7_mask_has_the_input_dtype() -> None:
 
 def test_dropout_constant_training_mode_false_is_identity() -> None:
     model = _model([helper.make_node("Dropout", ["x", "r", "t"], ["y", "m"])],
-                   [_vi("x", F, [3])], [_vi("y", F, [3]), _vi("m", TensorProto.BOOL, [3])],
+                   [value_info("x", [3])],
+                   [value_info("y", [3]), value_info("m", [3], TensorProto.BOOL)],
                    [helper.make_tensor("r", F, [], [0.5]),
                     helper.make_tensor("t", TensorProto.BOOL, [], [False])], opset=13)
     _, (y, m) = _run(model, {"x": np.array([1, 2, 3], np.float32)})
@@ -174,31 +177,33 @@ def _import_error(model, **kw) -> str:
 
 def test_errors_name_the_node_and_the_problem() -> None:
     training = _model([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop1")],
-                      [_vi("x", F, [3])], [_vi("y", F, [3])],
+                      [value_info("x", [3])], [value_info("y", [3])],
                       [helper.make_tensor("r", F, [], [0.5]),
                        helper.make_tensor("t", TensorProto.BOOL, [], [True])], opset=13)
     assert "drop1: Dropout: training-mode dropout" in _import_error(training)
 
     bf16 = _model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.BFLOAT16)],
-                  [_vi("x", F, [3])], [_vi("y", TensorProto.BFLOAT16, [3])])
+                  [value_info("x", [3])], [value_info("y", [3], TensorProto.BFLOAT16)])
     assert "casting to BFLOAT16 is not supported" in _import_error(bf16)
 
     gelu = _model([helper.make_node("Gelu", ["x"], ["y"], approximate="sigmoid")],
-                  [_vi("x", F, [3])], [_vi("y", F, [3])], opset=20)
+                  [value_info("x", [3])], [value_info("y", [3])], opset=20)
     assert "'approximate' must be 'none' or 'tanh'" in _import_error(gelu)
 
     legacy = _model([helper.make_node("Add", ["a", "b"], ["y"], broadcast=1, axis=1)],
-                    [_vi("a", F, [2, 3, 4]), _vi("b", F, [3, 4, 5])], [_vi("y", F, [2, 3, 4])],
-                    opset=6)
+                    [value_info("a", [2, 3, 4]), value_info("b", [3, 4, 5])],
+                    [value_info("y", [2, 3, 4])], opset=6)
     assert "legacy broadcast: b of rank 3 does not fit at axis 1" in _import_error(legacy)
 
     mask = _model([helper.make_node("Dropout", ["x"], ["y", "m"])],
-                  [_vi("x", F, ["N", 3])], [_vi("y", F, ["N", 3]),
-                                            _vi("m", TensorProto.BOOL, ["N", 3])], opset=13)
+                  [value_info("x", ["N", 3])],
+                  [value_info("y", ["N", 3]), value_info("m", ["N", 3], TensorProto.BOOL)],
+                  opset=13)
     assert "the mask output needs a static input shape" in _import_error(mask)
 
     bad_types = _model([helper.make_node("BitwiseAnd", ["a", "b"], ["y"])],
-                       [_vi("a", F, [2]), _vi("b", F, [2])], [_vi("y", F, [2])], opset=18)
+                       [value_info("a", [2]), value_info("b", [2])], [value_info("y", [2])],
+                       opset=18)
     assert "expects an integer tensor" in _import_error(bad_types)
 
 
@@ -208,7 +213,7 @@ def test_cast_keeps_the_shape_value_of_a_symbolic_shape() -> None:
                     helper.make_node("Cast", ["s"], ["s32"], to=TensorProto.INT32),
                     helper.make_node("Cast", ["s32"], ["s64"], to=TensorProto.INT64),
                     helper.make_node("Reshape", ["x", "s64"], ["y"])],
-                   [_vi("x", F, ["N", 3])], [_vi("y", F, ["N", 3])])
+                   [value_info("x", ["N", 3])], [value_info("y", ["N", 3])])
     module = import_onnx(model)
     assert module.outputs["y"].type.shape == ("N", 3)
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
@@ -221,13 +226,13 @@ def test_legacy_axis_broadcast_and_per_channel_prelu_before_opset_7() -> None:
     a = rng.standard_normal((2, 3, 4)).astype(np.float32)
     b = rng.standard_normal(3).astype(np.float32)
     add = _model([helper.make_node("Add", ["a", "b"], ["y"], broadcast=1, axis=1)],
-                 [_vi("a", F, [2, 3, 4]), _vi("b", F, [3])], [_vi("y", F, [2, 3, 4])],
+                 [value_info("a", [2, 3, 4]), value_info("b", [3])], [value_info("y", [2, 3, 4])],
                  opset=6)
     (y,) = execute_module(import_onnx(add), {"a": a, "b": b})
     np.testing.assert_allclose(y, a + b[None, :, None], rtol=1e-6)
 
     prelu = _model([helper.make_node("PRelu", ["x", "s"], ["y"])],
-                   [_vi("x", F, [2, 3, 4]), _vi("s", F, [3])], [_vi("y", F, [2, 3, 4])],
+                   [value_info("x", [2, 3, 4]), value_info("s", [3])], [value_info("y", [2, 3, 4])],
                    opset=6)
     (y,) = execute_module(import_onnx(prelu), {"x": a, "s": b})
     np.testing.assert_allclose(y, np.where(a > 0, a, a * b[None, :, None]), rtol=1e-6)

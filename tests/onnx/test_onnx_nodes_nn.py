@@ -12,12 +12,15 @@ failures are listed in `expected_failures.txt`.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
+from compiler.testing.onnx_builders import make_model, run_onnxruntime, tensor, value_info
 from compiler.testing.onnx_node_cases import execute_module
 
 # -- small models ----------------------------------------------------------------------
@@ -30,31 +33,13 @@ def _randn(*shape) -> np.ndarray:
     return _rng.standard_normal(shape).astype(np.float32)
 
 
-def _model(nodes, inputs, outputs, initializers=(), opset=17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8  # what onnxruntime reads for every opset used here
-    return model
-
-
-def _vi(name, shape, elem_type=F):
-    return helper.make_tensor_value_info(name, elem_type, shape)
-
-
-def _init(name, array):
-    return helper.make_tensor(name, helper.np_dtype_to_tensor_dtype(array.dtype),
-                              array.shape, array.ravel().tolist())
+# IR 8: what onnxruntime reads for every opset used here
+_model = partial(make_model, opset=17, ir_version=8)
 
 
 def _run(model, feeds, **kw):
     module = import_onnx(model, **kw)
     return module, execute_module(module, feeds)
-
-
-def _ort(model, feeds):
-    import onnxruntime as ort
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def _ops(module) -> list[str]:
@@ -65,13 +50,14 @@ def _single_node(op_type, x_shape, out_types=(F,), weights=(), opset=17, **attrs
     """A model of one node over input x and constant `weights` (name, array) pairs."""
     outs = [f"y{i}" for i in range(len(out_types))]
     node = helper.make_node(op_type, ["x"] + [n for n, _ in weights], outs, **attrs)
-    return _model([node], [_vi("x", x_shape)], [_vi(o, None, t) for o, t in zip(outs, out_types)],
-                  [_init(n, a) for n, a in weights], opset)
+    return _model([node], [value_info("x", x_shape)],
+                  [value_info(o, None, t) for o, t in zip(outs, out_types)],
+                  [tensor(n, a) for n, a in weights], opset=opset)
 
 
 def _check_against_ort(model, feeds, rtol=1e-5, atol=1e-5):
     module, got = _run(model, feeds)
-    want = _ort(model, feeds)
+    want = run_onnxruntime(model, feeds)
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert g.shape == w.shape and g.dtype == w.dtype
@@ -110,7 +96,7 @@ def test_conv_symbolic_batch_binds_at_run_time() -> None:
     for n in (1, 3):
         x = _randn(n, 3, 8, 8)
         (got,) = execute_module(module, {"x": x})
-        np.testing.assert_allclose(got, _ort(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got, run_onnxruntime(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("attrs,x_shape", [
@@ -153,7 +139,7 @@ def test_same_padding_counts_the_dilated_window(auto_pad, pads) -> None:
                             dilations=[2], strides=[2])
     x = _randn(2, 3, 10)
     _, (got,) = _run(model, {"x": x})
-    (want,) = _ort(explicit, {"x": x})
+    (want,) = run_onnxruntime(explicit, {"x": x})
     assert got.shape == (2, 3, 5)
     np.testing.assert_array_equal(got, want)
 
@@ -206,8 +192,8 @@ def test_reduce_axes_attribute_before_opset18() -> None:
     model = _model([helper.make_node("ReduceSum", ["x"], ["s"], axes=[0, 2], keepdims=0),
                     helper.make_node("ReduceL2", ["x"], ["l"], axes=[-1]),
                     helper.make_node("ReduceMax", ["x"], ["m"])],
-                   [_vi("x", [2, 3, 4])], [_vi("s", None), _vi("l", None), _vi("m", None)],
-                   opset=11)
+                   [value_info("x", [2, 3, 4])],
+                   [value_info("s", None), value_info("l", None), value_info("m", None)], opset=11)
     x = _randn(2, 3, 4)
     _, (s, l2, m) = _run(model, {"x": x})
     xd = x.astype(np.float64)
@@ -222,7 +208,7 @@ def test_reduce_axes_attribute_before_opset18() -> None:
 ])
 def test_noop_with_empty_axes_applies_the_function_per_element(op_type, elementwise) -> None:
     model = _model([helper.make_node(op_type, ["x"], ["y"], noop_with_empty_axes=1)],
-                   [_vi("x", ["N", 3])], [_vi("y", None)], opset=18)
+                   [value_info("x", ["N", 3])], [value_info("y", None)], opset=18)
     x = np.abs(_randn(4, 3)) + 0.1
     if op_type != "ReduceLogSum":
         x[0] *= -1
@@ -233,8 +219,8 @@ def test_noop_with_empty_axes_applies_the_function_per_element(op_type, elementw
 
 def test_reduce_sum_opset13_axes_input_from_an_initializer() -> None:
     model = _model([helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=0)],
-                   [_vi("x", [2, 3, 4])], [_vi("y", None)],
-                   [_init("axes", np.array([1], np.int64))], opset=13)
+                   [value_info("x", [2, 3, 4])], [value_info("y", None)],
+                   [tensor("axes", np.array([1], np.int64))], opset=13)
     x = _randn(2, 3, 4)
     module, (y,) = _run(model, {"x": x})
     assert _ops(module) == ["math.reduce_sum"]
@@ -245,8 +231,8 @@ def test_gemm_transposes_alpha_beta_and_vector_bias() -> None:
     a, b, c = _randn(4, 3), _randn(5, 4), _randn(5)
     model = _model([helper.make_node("Gemm", ["a", "b", "c"], ["y"], transA=1, transB=1,
                                      alpha=0.5, beta=-2.0)],
-                   [_vi("a", [4, 3])], [_vi("y", None)], [_init("b", b), _init("c", c)],
-                   opset=11)
+                   [value_info("a", [4, 3])], [value_info("y", None)],
+                   [tensor("b", b), tensor("c", c)], opset=11)
     _, (y,) = _run(model, {"a": a})
     want = 0.5 * a.T.astype(np.float64) @ b.T.astype(np.float64) - 2.0 * c
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
@@ -256,8 +242,9 @@ def test_gemm_integer_inputs() -> None:
     a = np.arange(6, dtype=np.int32).reshape(2, 3)
     b = np.arange(12, dtype=np.int32).reshape(3, 4) - 5
     model = _model([helper.make_node("Gemm", ["a", "b"], ["y"], alpha=2.0)],
-                   [_vi("a", [2, 3], TensorProto.INT32), _vi("b", [3, 4], TensorProto.INT32)],
-                   [_vi("y", None, TensorProto.INT32)], opset=13)
+                   [value_info("a", [2, 3], TensorProto.INT32),
+                    value_info("b", [3, 4], TensorProto.INT32)],
+                   [value_info("y", None, TensorProto.INT32)], opset=13)
     _, (y,) = _run(model, {"a": a, "b": b})
     assert y.dtype == np.int32
     assert y.tolist() == (2 * a.astype(np.int64) @ b).tolist()
@@ -269,8 +256,8 @@ def test_batchnorm_old_opset_per_activation_statistics() -> None:
     names = ["s", "b", "m", "v"]
     model = _model([helper.make_node("BatchNormalization", ["x"] + names, ["y"], spatial=0,
                                      epsilon=1e-3)],
-                   [_vi("x", [2, 3, 4])], [_vi("y", None)],
-                   [_init(n, a) for n, a in zip(names, stats)], opset=7)
+                   [value_info("x", [2, 3, 4])], [value_info("y", None)],
+                   [tensor(n, a) for n, a in zip(names, stats)], opset=7)
     x = _randn(2, 3, 4)
     _, (y,) = _run(model, {"x": x})
     s, b, m, v = (a.astype(np.float64) for a in stats)
@@ -299,10 +286,10 @@ def test_group_normalization_opset18_scales_per_group() -> None:
 def test_layer_normalization_f16_statistics_are_f32() -> None:
     model = _model([helper.make_node("LayerNormalization", ["x", "s"], ["y", "mean", "inv"],
                                      axis=1)],
-                   [_vi("x", [3, 4], TensorProto.FLOAT16)],
-                   [_vi("y", None, TensorProto.FLOAT16), _vi("mean", None),
-                    _vi("inv", None)],
-                   [_init("s", np.ones(4, np.float16))])
+                   [value_info("x", [3, 4], TensorProto.FLOAT16)],
+                   [value_info("y", None, TensorProto.FLOAT16), value_info("mean", None),
+                    value_info("inv", None)],
+                   [tensor("s", np.ones(4, np.float16))])
     x = _randn(3, 4).astype(np.float16)
     _, (y, mean, inv) = _run(model, {"x": x})
     assert y.dtype == np.float16 and mean.dtype == np.float32 and inv.dtype == np.float32
@@ -326,8 +313,8 @@ def test_batchnorm_training_mode_is_a_clear_error() -> None:
     names = ["s", "b", "m", "v"]
     model = _model([helper.make_node("BatchNormalization", ["x"] + names, ["y", "rm", "rv"],
                                      training_mode=1)],
-                   [_vi("x", [2, 3])], [_vi("y", None)],
-                   [_init(n, np.ones(3, np.float32)) for n in names], opset=15)
+                   [value_info("x", [2, 3])], [value_info("y", None)],
+                   [tensor(n, np.ones(3, np.float32)) for n in names], opset=15)
     with pytest.raises(CompileError, match="training mode") as err:
         import_onnx(model)
     assert "eval" in (err.value.hint or "")

@@ -3,31 +3,22 @@ node suite. The windows are constants (compared with their formulas written here
 STFT are checked against numpy's FFT and onnx's reference evaluator."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
+from compiler.testing.onnx_builders import make_model, tensor, value_info
 from compiler.testing.onnx_node_cases import execute_module
 
-F, I64 = TensorProto.FLOAT, TensorProto.INT64
+I64 = TensorProto.INT64
 _rng = np.random.default_rng(8)
 
 
-def _model(nodes, inputs, outputs, inits=(), opset=20):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 9
-    return model
-
-
-def _vi(name, shape, elem_type=F):
-    return helper.make_tensor_value_info(name, elem_type, shape)
-
-
-def _scalar(name, value):
-    return helper.make_tensor(name, I64, [], [value])
+_model = partial(make_model, opset=20, ir_version=9)
 
 
 @pytest.mark.parametrize("op,periodic,formula", [
@@ -39,8 +30,8 @@ def _scalar(name, value):
 def test_windows_are_constants_of_their_formula(op, periodic, formula) -> None:
     node = helper.make_node(op, ["size"], ["w"], periodic=periodic,
                             output_datatype=TensorProto.DOUBLE)
-    module = import_onnx(_model([node], [], [_vi("w", None, TensorProto.DOUBLE)],
-                                [_scalar("size", 9)], opset=17))
+    module = import_onnx(_model([node], [], [value_info("w", None, TensorProto.DOUBLE)],
+                                [tensor("size", 9, np.int64)], opset=17))
     assert not module.ops
     (w,) = module.outputs.values()
     k = np.arange(9)
@@ -49,8 +40,8 @@ def test_windows_are_constants_of_their_formula(op, periodic, formula) -> None:
 
 def test_dft_length_input_and_axis_input_match_numpy() -> None:
     node = helper.make_node("DFT", ["x", "n", "axis"], ["y"], onesided=1)
-    model = _model([node], [_vi("x", [2, 6, 3, 1])], [_vi("y", None)],
-                   [_scalar("n", 8), _scalar("axis", 1)])
+    model = _model([node], [value_info("x", [2, 6, 3, 1])], [value_info("y", None)],
+                   [tensor("n", 8, np.int64), tensor("axis", 1, np.int64)])
     x = _rng.standard_normal((2, 6, 3, 1)).astype(np.float32)
     got = execute_module(import_onnx(model), {"x": x})[0]
     want = np.fft.rfft(x[..., 0].astype(np.float64), n=8, axis=1)
@@ -60,8 +51,8 @@ def test_dft_length_input_and_axis_input_match_numpy() -> None:
 def test_stft_takes_its_frame_length_from_the_window() -> None:
     from onnx.reference import ReferenceEvaluator
     node = helper.make_node("STFT", ["x", "step", "win"], ["y"])
-    model = _model([node], [_vi("x", [1, 40, 1]), _vi("win", [10])], [_vi("y", None)],
-                   [_scalar("step", 6)], opset=17)
+    model = _model([node], [value_info("x", [1, 40, 1]), value_info("win", [10])],
+                   [value_info("y", None)], [tensor("step", 6, np.int64)], opset=17)
     feeds = {"x": _rng.standard_normal((1, 40, 1)).astype(np.float32),
              "win": np.hanning(10).astype(np.float32)}
     got = execute_module(import_onnx(model), feeds)[0]
@@ -72,6 +63,7 @@ def test_stft_takes_its_frame_length_from_the_window() -> None:
 
 def test_a_run_time_dft_length_is_a_clear_error() -> None:
     node = helper.make_node("DFT", ["x", "n"], ["y"])
-    model = _model([node], [_vi("x", [4, 1]), _vi("n", [], I64)], [_vi("y", None)])
+    model = _model([node], [value_info("x", [4, 1]), value_info("n", [], I64)],
+                   [value_info("y", None)])
     with pytest.raises(CompileError, match=r"dft_length \(input 1\) must be known"):
         import_onnx(model)

@@ -11,13 +11,15 @@ failures are listed in `expected_failures.txt`.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
+from compiler.testing.onnx_builders import make_model, run_onnxruntime, value_info
 from compiler.testing.onnx_node_cases import execute_module
 
 # -- small models ----------------------------------------------------------------------
@@ -25,25 +27,13 @@ from compiler.testing.onnx_node_cases import execute_module
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
 
 
-def _model(nodes, inputs, outputs, initializers=(), opset=17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8  # readable by the installed onnxruntime
-    return model
-
-
-def _vi(name, elem_type, shape):
-    return helper.make_tensor_value_info(name, elem_type, shape)
+# IR 8: readable by the installed onnxruntime
+_model = partial(make_model, opset=17, ir_version=8)
 
 
 def _run(model, feeds, **kw):
     module = import_onnx(model, **kw)
     return module, execute_module(module, feeds)
-
-
-def _onnxruntime(model, feeds):
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)
 
 
 def _import_error(model, **kw) -> CompileError:
@@ -60,8 +50,8 @@ def test_constant_attribute_forms() -> None:
              helper.make_node("Constant", [], ["b"], value_ints=[3, -1]),
              helper.make_node("Constant", [], ["c"], value_int=4),
              helper.make_node("Constant", [], ["d"], sparse_value=sparse)]
-    model = _model(nodes, [], [_vi("a", F, []), _vi("b", I64, [2]), _vi("c", I64, []),
-                               _vi("d", F, [2, 3])])
+    model = _model(nodes, [], [value_info("a", []), value_info("b", [2], I64),
+                               value_info("c", [], I64), value_info("d", [2, 3])])
     module = import_onnx(model)
     a, b, c, d = module.outputs.values()
     assert a.type.shape == () and a.data.dtype == np.float32 and a.data == 1.5
@@ -76,8 +66,9 @@ def test_old_opsets_take_attributes() -> None:
              helper.make_node("Unsqueeze", ["x"], ["u"], axes=[0]),
              helper.make_node("Squeeze", ["u"], ["q"], axes=[0]),
              helper.make_node("TopK", ["x"], ["tv", "ti"], k=2)]
-    outs = [_vi(n, F, None) for n in ("s", "p", "a", "b", "u", "q", "tv")] + [_vi("ti", I64, None)]
-    model = _model(nodes, [_vi("x", F, [2, 4])], outs, opset=9)
+    outs = [value_info(n, None) for n in ("s", "p", "a", "b", "u", "q", "tv")]
+    outs.append(value_info("ti", None, I64))
+    model = _model(nodes, [value_info("x", [2, 4])], outs, opset=9)
     x = np.array([[4, 1, 3, 2], [0, 5, 5, 1]], np.float32)
     _, (s, p, a, b, u, q, tv, ti) = _run(model, {"x": x})
     np.testing.assert_array_equal(s, x[:, 1:3])
@@ -92,24 +83,24 @@ def test_old_opsets_take_attributes() -> None:
 @pytest.mark.parametrize("scales", [[1, 1, 2, 3], [1, 1, 0.6, 0.5], [1, 1, 0.6, 1.7]])
 def test_resize_opset10_matches_onnxruntime(mode, scales) -> None:
     model = _model([helper.make_node("Resize", ["x", "s"], ["y"], mode=mode)],
-                   [_vi("x", F, [1, 2, 5, 7])], [_vi("y", F, None)],
+                   [value_info("x", [1, 2, 5, 7])], [value_info("y", None)],
                    [numpy_helper.from_array(np.array(scales, np.float32), "s")], opset=10)
     x = np.random.default_rng(3).standard_normal((1, 2, 5, 7)).astype(np.float32)
     _, (y,) = _run(model, {"x": x})
-    (want,) = _onnxruntime(model, {"x": x})
+    (want,) = run_onnxruntime(model, {"x": x})
     assert y.shape == want.shape
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
 
 
 def test_resize_keeps_a_symbolic_batch() -> None:
     model = _model([helper.make_node("Resize", ["x", "", "s"], ["y"], mode="linear")],
-                   [_vi("x", F, ["N", 3, 4, 4])], [_vi("y", F, ["N", 3, 8, 6])],
+                   [value_info("x", ["N", 3, 4, 4])], [value_info("y", ["N", 3, 8, 6])],
                    [numpy_helper.from_array(np.array([1, 1, 2, 1.5], np.float32), "s")])
     module = import_onnx(model)
     assert module.outputs["y"].type.shape == ("N", 3, 8, 6)
     x = np.random.default_rng(4).standard_normal((2, 3, 4, 4)).astype(np.float32)
     (y,) = execute_module(module, {"x": x})
-    (want,) = _onnxruntime(model, {"x": x})
+    (want,) = run_onnxruntime(model, {"x": x})
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
 
 
@@ -118,8 +109,9 @@ def test_symbolic_dims_through_gather_split_and_topk() -> None:
              helper.make_node("Split", ["g"], ["a", "b"], axis=1),
              helper.make_node("TopK", ["b", "k"], ["v", "i"], axis=1),
              helper.make_node("ArgMax", ["a"], ["m"], axis=1, keepdims=0)]
-    model = _model(nodes, [_vi("x", F, ["N", 5])],
-                   [_vi("v", F, ["N", 1]), _vi("i", I64, ["N", 1]), _vi("m", I64, ["N"])],
+    model = _model(nodes, [value_info("x", ["N", 5])],
+                   [value_info("v", ["N", 1]), value_info("i", ["N", 1], I64),
+                    value_info("m", ["N"], I64)],
                    [numpy_helper.from_array(np.array([4, 0, 2, 1], np.int64), "idx"),
                     numpy_helper.from_array(np.array([1], np.int64), "k")])
     module = import_onnx(model)
@@ -136,8 +128,8 @@ def test_eye_like_and_reverse_sequence() -> None:
     nodes = [helper.make_node("EyeLike", ["x"], ["e"], k=-1, dtype=TensorProto.INT32),
              helper.make_node("ReverseSequence", ["x", "lens"], ["r"], batch_axis=0,
                               time_axis=1)]
-    model = _model(nodes, [_vi("x", F, [2, 3]), _vi("lens", I64, [2])],
-                   [_vi("e", TensorProto.INT32, [2, 3]), _vi("r", F, [2, 3])], opset=10)
+    model = _model(nodes, [value_info("x", [2, 3]), value_info("lens", [2], I64)],
+                   [value_info("e", [2, 3], TensorProto.INT32), value_info("r", [2, 3])], opset=10)
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     _, (e, r) = _run(model, {"x": x, "lens": np.array([2, 3], np.int64)})
     assert e.dtype == np.int32 and e.tolist() == [[0, 0, 0], [1, 0, 0]]
@@ -146,24 +138,24 @@ def test_eye_like_and_reverse_sequence() -> None:
 
 def test_errors_name_the_node_and_the_problem() -> None:
     pad = _model([helper.make_node("Pad", ["x", "p"], ["y"], mode="mirror", name="pad1")],
-                 [_vi("x", F, [3])], [_vi("y", F, [5])],
+                 [value_info("x", [3])], [value_info("y", [5])],
                  [numpy_helper.from_array(np.array([1, 1], np.int64), "p")], opset=13)
     assert "pad1: Pad: mode 'mirror' is not supported" in str(_import_error(pad))
 
     shape = _model([helper.make_node("Reshape", ["x", "s"], ["y"])],
-                   [_vi("x", F, [4]), _vi("s", I64, [2])], [_vi("y", F, [2, 2])])
+                   [value_info("x", [4]), value_info("s", [2], I64)], [value_info("y", [2, 2])])
     err = _import_error(shape)
     assert "the target shape (input 1) must be known at compile time" in str(err)
 
     split = _model([helper.make_node("Split", ["x"], ["a", "b"])],
-                   [_vi("x", F, [5])], [_vi("a", F, None), _vi("b", F, None)], opset=13)
+                   [value_info("x", [5])], [value_info("a", None), value_info("b", None)], opset=13)
     assert "does not split into 2 equal parts" in str(_import_error(split))
 
     squeeze = _model([helper.make_node("Squeeze", ["x"], ["y"])],
-                     [_vi("x", F, ["N", 1])], [_vi("y", F, None)], opset=13)
+                     [value_info("x", ["N", 1])], [value_info("y", None)], opset=13)
     err = _import_error(squeeze)
     assert "cannot tell whether a symbolic dim is 1" in str(err) and "--input-shape" in err.hint
 
     gather = _model([helper.make_node("Gather", ["x", "i"], ["y"])],
-                    [_vi("x", F, [3]), _vi("i", F, [2])], [_vi("y", F, [2])])
+                    [value_info("x", [3]), value_info("i", [2])], [value_info("y", [2])])
     assert "indices must be an integer tensor" in str(_import_error(gather))

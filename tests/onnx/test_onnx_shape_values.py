@@ -7,22 +7,23 @@ have symbolic result types, and run at two batch sizes against onnxruntime.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from compiler.errors import CompileError
 from compiler.frontend.onnx import import_onnx
 from compiler.passes import PIPELINES, PassManager, parse_pipeline
+from compiler.testing.onnx_builders import make_model, run_onnxruntime, value_info
 from compiler.testing.onnx_node_cases import execute_module
 
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
 
 
-def _model(nodes, inputs, outputs, initializers=(), opset=17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+# the installed onnx's IR version
+_model = partial(make_model, opset=17, ir_version=None)
 
 
 def _i64(name, values):
@@ -31,11 +32,6 @@ def _i64(name, values):
 
 def _node(op, ins, outs, **attrs):
     return helper.make_node(op, ins, outs, **attrs)
-
-
-def _onnxruntime(model, feeds):
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)
 
 
 def _compile(model, pipeline: str = PIPELINES[2]):
@@ -61,8 +57,8 @@ def _heads_model():
         _node("Transpose", ["split"], ["y"], perm=[0, 2, 1, 3]),
     ]
     inits = [_i64("zero", 0), _i64("one", 1), _i64("axes0", [0]), _i64("heads", [12, 64])]
-    return _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", "seq", 768])],
-                  [helper.make_tensor_value_info("y", F, ["batch", 12, "seq", 64])], inits)
+    return _model(nodes, [value_info("x", ["batch", "seq", 768])],
+                  [value_info("y", ["batch", 12, "seq", 64])], inits)
 
 
 def test_reshape_of_computed_shape_stays_symbolic_and_matches_onnxruntime() -> None:
@@ -76,7 +72,7 @@ def test_reshape_of_computed_shape_stays_symbolic_and_matches_onnxruntime() -> N
     for batch, seq in ((2, 5), (3, 7)):
         x = rng.standard_normal((batch, seq, 768)).astype(np.float32)
         (got,) = execute_module(module, {"x": x})
-        (want,) = _onnxruntime(model, {"x": x})
+        (want,) = run_onnxruntime(model, {"x": x})
         assert got.shape == (batch, 12, seq, 64)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         # and independently of onnxruntime:
@@ -99,11 +95,11 @@ def _mask_model():
     inits = [_i64("s0", [0]), _i64("s2", [2]), _i64("zero", 0), _i64("one", 1),
              numpy_helper.from_array(np.linspace(-1, 1, 64, dtype=np.float32)
                                      .reshape(1, 1, 64), "bias")]
-    return _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", "seq", 64])],
-                  [helper.make_tensor_value_info("ones", F, ["batch", "seq"]),
-                   helper.make_tensor_value_info("y", F, ["batch", "seq", 64]),
-                   helper.make_tensor_value_info("positions", I64, ["seq"]),
-                   helper.make_tensor_value_info("shape_f", F, [3])], inits)
+    return _model(nodes, [value_info("x", ["batch", "seq", 64])],
+                  [value_info("ones", ["batch", "seq"]),
+                   value_info("y", ["batch", "seq", 64]),
+                   value_info("positions", ["seq"], I64),
+                   value_info("shape_f", [3])], inits)
 
 
 def test_constant_of_shape_expand_and_range_of_symbolic_sizes() -> None:
@@ -118,7 +114,7 @@ def test_constant_of_shape_expand_and_range_of_symbolic_sizes() -> None:
     for batch, seq in ((1, 4), (4, 9)):
         x = rng.standard_normal((batch, seq, 64)).astype(np.float32)
         got = execute_module(module, {"x": x})
-        want = _onnxruntime(model, {"x": x})
+        want = run_onnxruntime(model, {"x": x})
         for g, w in zip(got, want):
             assert g.shape == w.shape and g.dtype == w.dtype
             np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
@@ -135,8 +131,8 @@ def test_symbolic_size_moved_by_reshape_is_inferred() -> None:
              _node("Concat", ["four", "batch_1d"], ["target"], axis=0),
              _node("Reshape", ["x", "target"], ["y"])]
     inits = [_i64("zero", 0), _i64("axes0", [0]), _i64("four", [4])]
-    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", 4])],
-                   [helper.make_tensor_value_info("y", F, [4, "batch"])], inits)
+    model = _model(nodes, [value_info("x", ["batch", 4])],
+                   [value_info("y", [4, "batch"])], inits)
     module = _compile(model)
     assert module.outputs["y"].type.shape == (4, "batch")
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
@@ -148,9 +144,9 @@ def test_symbols_no_single_tensor_has_are_a_clear_error() -> None:
     nodes = [_node("Shape", ["a"], ["sa"]), _node("Shape", ["b"], ["sb"]),
              _node("Concat", ["sa", "sb"], ["target"], axis=0),
              _node("ConstantOfShape", ["target"], ["y"])]
-    model = _model(nodes, [helper.make_tensor_value_info("a", F, ["N"]),
-                           helper.make_tensor_value_info("b", F, ["M"])],
-                   [helper.make_tensor_value_info("y", F, ["N", "M"])])
+    model = _model(nodes, [value_info("a", ["N"]),
+                           value_info("b", ["M"])],
+                   [value_info("y", ["N", "M"])])
     with pytest.raises(CompileError) as e:
         import_onnx(model)
     assert "no single tensor has" in str(e.value)
@@ -167,7 +163,7 @@ def test_binding_the_symbols_later_makes_every_type_static() -> None:
     assert types == {"ones": (2, 3), "y": (2, 3, 64), "positions": (3,), "shape_f": (3,)}
     x = np.random.default_rng(2).standard_normal((2, 3, 64)).astype(np.float32)
     got = execute_module(module, {"x": x})
-    want = _onnxruntime(_mask_model(), {"x": x})
+    want = run_onnxruntime(_mask_model(), {"x": x})
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
 
@@ -178,9 +174,9 @@ def test_slice_to_a_computed_length_is_the_whole_dim() -> None:
              _node("Slice", ["shape", "one_1d", "two_1d"], ["seq_1d"]),
              _node("Slice", ["x", "zero_1d", "seq_1d", "one_1d"], ["y"])]
     inits = [_i64("zero_1d", [0]), _i64("one_1d", [1]), _i64("two_1d", [2])]
-    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", "seq", 4]),
-                           helper.make_tensor_value_info("mask", I64, ["batch", "seq"])],
-                   [helper.make_tensor_value_info("y", F, ["batch", "seq", 4])], inits)
+    model = _model(nodes, [value_info("x", ["batch", "seq", 4]),
+                           value_info("mask", ["batch", "seq"], I64)],
+                   [value_info("y", ["batch", "seq", 4])], inits)
     module = _compile(model, IMPORTED)
     assert module.outputs["y"].type.shape == ("batch", "seq", 4)
     assert [op.name for op in module.ops] == ["tensor.slice"]
@@ -198,13 +194,13 @@ def test_tile_by_a_computed_batch_size_broadcasts_a_size_1_dim() -> None:
              _node("Tile", ["cls", "reps"], ["y"])]
     inits = [_i64("zero_1d", [0]), _i64("one_1d", [1]), _i64("one_two", [1, 2]),
              numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(1, 2, 3), "cls")]
-    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", 5])],
-                   [helper.make_tensor_value_info("y", F, ["batch", 2, 6])], inits)
+    model = _model(nodes, [value_info("x", ["batch", 5])],
+                   [value_info("y", ["batch", 2, 6])], inits)
     module = _compile(model)
     assert module.outputs["y"].type.shape == ("batch", 2, 6)
     x = np.zeros((3, 5), np.float32)
     (got,) = execute_module(module, {"x": x})
-    (want,) = _onnxruntime(model, {"x": x})
+    (want,) = run_onnxruntime(model, {"x": x})
     np.testing.assert_array_equal(got, want)
 
 
@@ -235,8 +231,8 @@ def test_rows_flattened_for_a_gemm_and_split_back_keep_both_symbols() -> None:
         _node("Reshape", ["proj", "target"], ["y"])]
     inits = _size_inits(0, 1) + [_i64("rows", [-1, 8]), _i64("twelve", [12]),
                                  numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")]
-    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", "seq", 8])],
-                   [helper.make_tensor_value_info("y", F, ["batch", "seq", 12])], inits)
+    model = _model(nodes, [value_info("x", ["batch", "seq", 8])],
+                   [value_info("y", ["batch", "seq", 12])], inits)
     module = _compile(model, IMPORTED)
     flat = next(op for op in module.ops if op.name == "tensor.reshape")
     assert flat.results[0].type.shape == ("batch*seq", 8)
@@ -245,7 +241,7 @@ def test_rows_flattened_for_a_gemm_and_split_back_keep_both_symbols() -> None:
     assert optimized.outputs["y"].type.shape == ("batch", "seq", 12)
     for batch, seq in ((2, 5), (3, 1)):
         x = rng.standard_normal((batch, seq, 8)).astype(np.float32)
-        want = _onnxruntime(model, {"x": x})[0]
+        want = run_onnxruntime(model, {"x": x})[0]
         for m in (module, optimized):
             (got,) = execute_module(m, {"x": x})
             np.testing.assert_allclose(got, x @ w + b, rtol=1e-5, atol=1e-5)
@@ -262,8 +258,8 @@ def test_size_times_heads_is_a_product_dim_and_cancels_on_the_way_back() -> None
         _node("Concat", ["x_d0", "x_d1", "eight"], ["back"], axis=0),
         _node("Reshape", ["neg", "back"], ["y"])]
     inits = _size_inits(0, 1) + [_i64("two", [2]), _i64("four", [4]), _i64("eight", [8])]
-    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["seq", "batch", 8])],
-                   [helper.make_tensor_value_info("y", F, ["seq", "batch", 8])], inits)
+    model = _model(nodes, [value_info("x", ["seq", "batch", 8])],
+                   [value_info("y", ["seq", "batch", 8])], inits)
     module = _compile(model)
     neg = next(op for op in module.ops if op.name == "math.neg")
     assert neg.results[0].type.shape == ("seq", "2*batch", 4)
@@ -286,9 +282,9 @@ def test_causal_mask_sliced_by_size_differences_folds_the_start() -> None:
                               numpy_helper.from_array(causal, "causal"),
                               numpy_helper.from_array(np.array(-1e9, np.float32), "floor")]
     nodes.insert(0, _node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]))
-    model = _model(nodes, [helper.make_tensor_value_info("q", F, ["batch", 2, "seq", 4]),
-                           helper.make_tensor_value_info("k", F, ["batch", 2, "seq", 4])],
-                   [helper.make_tensor_value_info("y", F, ["batch", 2, "seq", "seq"])], inits)
+    model = _model(nodes, [value_info("q", ["batch", 2, "seq", 4]),
+                           value_info("k", ["batch", 2, "seq", 4])],
+                   [value_info("y", ["batch", 2, "seq", "seq"])], inits)
     module = _compile(model)
     assert module.outputs["y"].type.shape == ("batch", 2, "seq", "seq")
     assert "math.sub" not in [op.name for op in module.ops]  # seq - seq folded to 0
@@ -309,8 +305,8 @@ def test_static_dim_sliced_to_a_symbolic_length_is_a_gather_of_its_head() -> Non
     inits = _size_inits(1) + [_i64("zero_1d", [0]), _i64("one_1d", [1]),
                               _i64("positions", np.arange(32).reshape(1, 32)),
                               numpy_helper.from_array(table, "table")]
-    model = _model(nodes, [helper.make_tensor_value_info("ids", I64, ["batch", "seq"])],
-                   [helper.make_tensor_value_info("y", F, [1, "seq", 6])], inits)
+    model = _model(nodes, [value_info("ids", ["batch", "seq"], I64)],
+                   [value_info("y", [1, "seq", 6])], inits)
     module = _compile(model)
     assert module.outputs["y"].type.shape == (1, "seq", 6)
     for seq in (3, 32):
@@ -333,8 +329,8 @@ def test_expand_to_batch_with_minus_ones_resolves_the_where_equal_pattern() -> N
         _node("Expand", ["cls", "target"], ["y"])]
     inits = _size_inits(0) + [_i64("minus1", [-1]), _i64("flat", [-1]),
                               numpy_helper.from_array(cls, "cls")]
-    model = _model(nodes, [helper.make_tensor_value_info("x", F, ["batch", 3])],
-                   [helper.make_tensor_value_info("y", F, ["batch", 1, 4])], inits)
+    model = _model(nodes, [value_info("x", ["batch", 3])],
+                   [value_info("y", ["batch", 1, 4])], inits)
     module = _compile(model)
     assert module.outputs["y"].type.shape == ("batch", 1, 4)
     assert [op.name for op in module.ops] == ["tensor.expand"]

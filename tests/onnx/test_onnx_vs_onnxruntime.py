@@ -17,6 +17,7 @@ committed bytes.
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 import compiler
 from compiler.frontend.onnx import import_onnx
+from compiler.testing.onnx_builders import make_model, value_info
 from runtime.executor import Executable
 
-F, I64 = TensorProto.FLOAT, TensorProto.INT64
+I64 = TensorProto.INT64
 TOL = dict(rtol=1e-4, atol=1e-4)
 
 
@@ -50,15 +52,7 @@ class Weights:
         return name
 
 
-def _model(nodes, inputs, outputs, weights: Weights, opset: int = 17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, weights.tensors)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    return model
-
-
-def _vi(name, elem_type, shape):
-    return helper.make_tensor_value_info(name, elem_type, shape)
+_model = partial(make_model, opset=17, ir_version=8)
 
 
 def _node(op, ins, outs, **attrs):
@@ -105,7 +99,7 @@ def mlp_model(seed: int = 0):
         _node("Gemm", ["a2", w.add("fc3.weight", [10, 16]), w.add("fc3.bias", [10])], ["y"],
               transB=1, alpha=0.5, beta=2.0),
     ]
-    return _model(nodes, [_vi("x", F, ["N", 20])], [_vi("y", F, ["N", 10])], w)
+    return _model(nodes, [value_info("x", ["N", 20])], [value_info("y", ["N", 10])], w.tensors)
 
 
 def test_mlp_matches_onnxruntime() -> None:
@@ -137,7 +131,8 @@ def cnn_model(seed: int = 0):
         _node("Gemm", ["f", w.add("fc.weight", [10, 16]), w.add("fc.bias", [10])], ["y"],
               transB=1),
     ]
-    return _model(nodes, [_vi("x", F, ["N", 3, 16, 16])], [_vi("y", F, ["N", 10])], w)
+    return _model(nodes, [value_info("x", ["N", 3, 16, 16])], [value_info("y", ["N", 10])],
+                  w.tensors)
 
 
 def test_cnn_with_batchnorm_matches_onnxruntime() -> None:
@@ -213,8 +208,8 @@ def transformer_model(seed: int = 0):
         _node("Add", ["ln1", "ff2"], ["res2"]),
         layer_norm("y", "res2"),
     ]
-    return _model(nodes, [_vi("x", F, ["N", "S", D]), _vi("mask", I64, ["N", "S"])],
-                  [_vi("y", F, ["N", "S", D])], w)
+    return _model(nodes, [value_info("x", ["N", "S", D]), value_info("mask", ["N", "S"], I64)],
+                  [value_info("y", ["N", "S", D])], w.tensors)
 
 
 def _mask(rng, n, s):
@@ -238,9 +233,9 @@ def lstm_model(direction: str = "forward", seed: int = 0):
                             w.add("R", [dirs, 4 * hidden, hidden]),
                             w.add("B", [dirs, 8 * hidden], 0.1)],
                    ["y", "y_h", "y_c"], hidden_size=hidden, direction=direction)]
-    return _model(nodes, [_vi("x", F, [5, "N", n_in])],
-                  [_vi("y", F, [5, dirs, "N", hidden]), _vi("y_h", F, [dirs, "N", hidden]),
-                   _vi("y_c", F, [dirs, "N", hidden])], w)
+    return _model(nodes, [value_info("x", [5, "N", n_in])],
+                  [value_info("y", [5, dirs, "N", hidden]), value_info("y_h", [dirs, "N", hidden]),
+                   value_info("y_c", [dirs, "N", hidden])], w.tensors)
 
 
 @pytest.mark.parametrize("direction", ["forward", "bidirectional"])
