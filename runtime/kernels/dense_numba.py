@@ -185,23 +185,17 @@ _ERF_Q = (1.00000000e+00, 5.02093133e-01, 1.14134049e-01, 1.49805274e-02,
 
 
 @njit(inline="always", fastmath=_FAST)
-def _erf_f32(v):
+def _poly5_f32(z, c):
+    """c[0] + c[1] z + ... + c[5] z^5 in f32, Horner's rule."""
     t = np.float32
-    x = min(max(v, t(-_ERF_CLAMP)), t(_ERF_CLAMP))
+    return ((((t(c[5]) * z + t(c[4])) * z + t(c[3])) * z + t(c[2])) * z + t(c[1])) * z + t(c[0])
+
+
+@njit(inline="always", fastmath=_FAST)
+def _erf_f32(v):
+    x = min(max(v, np.float32(-_ERF_CLAMP)), np.float32(_ERF_CLAMP))
     z = x * x
-    p = t(_ERF_P[5])
-    p = p * z + t(_ERF_P[4])
-    p = p * z + t(_ERF_P[3])
-    p = p * z + t(_ERF_P[2])
-    p = p * z + t(_ERF_P[1])
-    p = p * z + t(_ERF_P[0])
-    q = t(_ERF_Q[5])
-    q = q * z + t(_ERF_Q[4])
-    q = q * z + t(_ERF_Q[3])
-    q = q * z + t(_ERF_Q[2])
-    q = q * z + t(_ERF_Q[1])
-    q = q * z + t(_ERF_Q[0])
-    return x * p / q
+    return x * _poly5_f32(z, _ERF_P) / _poly5_f32(z, _ERF_Q)
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
