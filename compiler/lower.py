@@ -15,7 +15,10 @@ gave its weight a sparse encoding (the sparse-kernel contract, see
 docs/sparsity.md): ``nn.matmul(x, @W #csc)`` becomes ``sparse.matmul_csc(x,
 W.indptr, W.indices, W.data, k=K, n=N)`` and ``nn.conv2d(x, @W #csr, b?)``
 becomes ``sparse.conv2d_csr(x, W.indptr, W.indices, W.data, b?,
-out_channels=O, kernel_shape=[kh, kw], ...)``. A sparse weight is stored as
+out_channels=O, kernel_shape=[kh, kw], ...)``; ``rnn.lstm(x, @W #csr, R,
+...)`` becomes ``sparse.lstm(x, W.indptr, W.indices, W.data, R, ...,
+w_sparse=true, r_sparse=false, ...)`` (likewise rnn.rnn, rnn.gru; each of W
+and R is its three parts or one dense array). A sparse weight is stored as
 those three parts only (`compiler/sparsity/storage.py`), never densely.
 """
 from __future__ import annotations
@@ -29,7 +32,9 @@ from runtime.program import Instr, Program, TensorSpec
 from .errors import CompileError
 from .ir.core import Constant, Module, Op, Value
 from .ir.printer import assign_names
+from .sparsity.costmodel import RNN_SPARSE_KERNELS
 from .sparsity.storage import PART_SUFFIXES, weight_parts
+from .sparsity.weights import find_weight_uses
 
 
 def lower(module: Module, header: dict[str, Any] | None = None) -> Program:
@@ -65,6 +70,7 @@ def lower(module: Module, header: dict[str, Any] | None = None) -> Program:
 
     constants: dict[str, np.ndarray] = {}
     missing = []
+    kinds = {u.weight: u.kind for u in find_weight_uses(module)}
     for name, c in module.constants.items():
         if c not in used:
             continue
@@ -72,7 +78,7 @@ def lower(module: Module, header: dict[str, Any] | None = None) -> Program:
             missing.append(name)
             continue
         if c in parts:
-            constants.update(_sparse_parts(c, parts[c]))
+            constants.update(_sparse_parts(c, parts[c], kinds.get(c)))
             continue
         # reshape: ascontiguousarray turns a 0-d scalar into shape [1]
         constants[names[c]] = np.ascontiguousarray(c.data, dtype=c.type.np_dtype).reshape(
@@ -112,6 +118,14 @@ def _select(op: Op, names: dict[Value, str], parts: dict[Constant, tuple[str, st
         return op.name, [names[v] for v in op.operands], op.attrs
     i, w = sparse[0]
     fmt = w.type.encoding.format
+    if op.name in RNN_SPARSE_KERNELS and all(j in (1, 2) and v.type.encoding.format == "csr"
+                                             for j, v in sparse):
+        flags = {"w_sparse": op.operands[1] in parts, "r_sparse": op.operands[2] in parts}
+        ins = [names[op.operands[0]]]
+        for v in op.operands[1:3]:
+            ins += list(parts[v]) if v in parts else [names[v]]
+        ins += [names[v] for v in op.operands[3:]]
+        return RNN_SPARSE_KERNELS[op.name], ins, {**op.attrs, **flags}
     fused = op.name.startswith("fused.")
     epilogue_ok = not fused or not (op.attrs.get("shortcut") or op.attrs.get("pool_kernel"))
     epilogue = ({k: op.attrs[k] for k in ("activation", "alpha", "clip_min", "clip_max",
@@ -134,14 +148,16 @@ def _select(op: Op, names: dict[Value, str], parts: dict[Constant, tuple[str, st
                        f"({w.type.encoding}) and no sparse kernel takes it there", op.loc,
                        hint="sparse kernels: nn.matmul / fused.matmul_epilogue with a #csc right "
                             "operand, nn.conv2d / fused.conv2d_epilogue with a #csr weight, "
-                            "epilogues without a fused shortcut or pool (select-kernels chooses "
-                            "encodings)")
+                            "epilogues without a fused shortcut or pool, rnn.rnn / rnn.gru / "
+                            "rnn.lstm with a #csr W and/or R (select-kernels chooses encodings)")
 
 
-def _sparse_parts(c: Constant, part_names: tuple[str, str, str]) -> dict[str, np.ndarray]:
-    """The three stored parts of sparse constant `c` (its dense data is never stored)."""
+def _sparse_parts(c: Constant, part_names: tuple[str, str, str], kind: str | None
+                  ) -> dict[str, np.ndarray]:
+    """The three stored parts of sparse constant `c` (its dense data is never stored);
+    `kind` is its weight use's ("matmul", "conv", "rnn"), which fixes the row view."""
     data = np.ascontiguousarray(c.data, dtype=c.type.np_dtype)
-    arrays = weight_parts(data, c.type.encoding.format)
+    arrays = weight_parts(data, c.type.encoding.format, kind)
     if arrays[2].size != c.type.encoding.nnz:
         raise CompileError(f"cannot lower @{c.name}: its type says {c.type.encoding} but its "
                            f"data has {arrays[2].size} nonzeros",

@@ -6,9 +6,13 @@
 
 A weight chosen for a sparse kernel gets a sparse encoding on its constant's
 type: ``#csc(nnz=..)`` on the right operand of nn.matmul, ``#csr(nnz=..)``
-on the weight of nn.conv2d (the sparse-kernel contract, docs/sparsity.md);
-lowering then stores only its CSR parts and emits ``sparse.matmul_csc`` /
-``sparse.conv2d_csr``. Everything else keeps (or gets back) the dense type.
+on the weight of nn.conv2d and on the W / R of rnn.rnn, rnn.gru, rnn.lstm
+(the sparse-kernel contract, docs/sparsity.md); lowering then stores only
+its CSR parts and emits ``sparse.matmul_csc`` / ``sparse.conv2d_csr`` /
+``sparse.rnn|gru|lstm``. Everything else keeps (or gets back) the dense
+type. W and R of a recurrent op are decided independently: W as the hoisted
+input projection (a matmul of T*B tokens), R as the per-step product (B
+tokens).
 
 The decision (`compiler/sparsity/costmodel.py`) uses the weight's measured
 density, so zeros a model already has are used without pruning. A weight is
@@ -31,7 +35,8 @@ import numpy as np
 from ..errors import PassError
 from ..ir.core import Module
 from ..ir.types import SparseEncoding
-from ..sparsity.costmodel import FORMATS, SPARSE_KERNELS, CostModel, Decision
+from ..sparsity.costmodel import (FORMATS, RNN_SPARSE_KERNELS, SPARSE_KERNELS, CostModel,
+                                  Decision, sparse_kernel)
 from ..sparsity.weights import WeightUse, find_weight_uses, weights_by_name
 from .base import Pass, PassContext, option
 
@@ -98,7 +103,7 @@ class SelectKernels(Pass):
         if None in kinds or len(kinds) != 1:
             whys = sorted({_sparse_kind(u)[1] for u in group if _sparse_kind(u)[0] is None})
             return Decision(False, dense_kernel, None, "; ".join(whys) or
-                            "uses of different kinds (matmul and conv)")
+                            "uses of different kinds (matmul, conv, rnn)")
         other = [op for op in users if op not in {u.op for u in group}]
         if other or is_output or len(users) != len(group):
             what = (f"also used by {other[0].name}" if other else
@@ -110,7 +115,7 @@ class SelectKernels(Pass):
         if self.force == "dense":
             return Decision(False, dense_kernel, None, "forced dense (select-kernels{force=dense})")
         if self.force == "sparse":
-            return Decision(True, SPARSE_KERNELS[kind], FORMATS[kind],
+            return Decision(True, sparse_kernel(kind, first.op.name), FORMATS[kind],
                             f"forced sparse (select-kernels{{force=sparse}}), density "
                             f"{density:.2f}")
         chosen = [model.decide(u, density, symbols, self.assume_dim, self.min_speedup)
@@ -120,13 +125,16 @@ class SelectKernels(Pass):
 
 
 def _sparse_kind(use: WeightUse) -> tuple[str | None, str]:
-    """("matmul" / "conv2d", "") when a sparse kernel can run this use, else (None, why).
+    """("matmul" / "conv2d" / "rnn", "") when a sparse kernel can run this use, else
+    (None, why).
 
     A fused op can run on a sparse kernel when its epilogue is one the kernel
     has: an optional bias ([N] for matmul, [O] for conv), a residual and any
     activation; a fused projection shortcut or max pool needs the dense kernel.
     """
     op = use.op
+    if op.name in RNN_SPARSE_KERNELS and use.kind == "rnn":
+        return "rnn", ""
     kind = {"nn.matmul": "matmul", "fused.matmul_epilogue": "matmul",
             "nn.conv2d": "conv2d", "fused.conv2d_epilogue": "conv2d"}.get(op.name)
     if kind is None or use.kind not in ("matmul", "conv"):

@@ -14,6 +14,12 @@ shapes cover the shape classes of each kernel:
   reduction per output, C/groups*kh*kw) and o (output channels). Classes:
   r<=144, r>144 crossed with p<=256, p>256.
 
+The recurrent ops' weights (``sparse.rnn`` / ``sparse.gru`` / ``sparse.lstm``)
+are judged as the matmuls their kernels run: W[D, G*H, I] as the hoisted input
+projection, m = T*B tokens, k = I, n = D*G*H (one product for all steps and
+directions); R[D, G*H, H] as the per-step product, m = B, k = H, n = G*H (one
+per step and direction, so the ratio of one is the ratio of all).
+
 A layer is modelled by the measured point of its kernel *nearest* to its
 dims (distance: the sum of squared log2 ratios), so that a 784x256 weight
 is judged by a measurement of that shape rather than by a 1024x1024 one of
@@ -43,7 +49,8 @@ COST_FORMAT = "wsc-kernel-costs/1"
 DEFAULT_COST_FILE = Path(__file__).with_name("default_costs.json")
 
 SPARSE_KERNELS = {"matmul": "sparse.matmul_csc", "conv2d": "sparse.conv2d_csr"}
-FORMATS = {"matmul": "csc", "conv2d": "csr"}
+RNN_SPARSE_KERNELS = {"rnn.rnn": "sparse.rnn", "rnn.gru": "sparse.gru", "rnn.lstm": "sparse.lstm"}
+FORMATS = {"matmul": "csc", "conv2d": "csr", "rnn": "csr"}
 DIMS = {"matmul": ("m", "k", "n"), "conv2d": ("p", "r", "o")}
 
 M_BUCKETS = ((1, "m=1"), (16, "m<=16"), (128, "m<=128"), (None, "m>128"))
@@ -57,6 +64,11 @@ def _bucket(value: int, buckets) -> str:
         if bound is None or value <= bound:
             return label
     raise AssertionError("unreachable")
+
+
+def sparse_kernel(kind: str, op_name: str) -> str:
+    """The sparse kernel of a weight use of `kind` ("matmul", "conv2d", "rnn") in `op_name`."""
+    return RNN_SPARSE_KERNELS[op_name] if kind == "rnn" else SPARSE_KERNELS[kind]
 
 
 def shape_class(kind: str, dims: dict[str, int]) -> str:
@@ -230,8 +242,21 @@ class CostModel:
             dims = {"p": math.prod(bind(d) for d in lead), "r": use.row_shape[1],
                     "o": use.shape[0]}
             what = f"conv2d o={dims['o']} r={dims['r']} p={dims['p']}"
+        elif use.kind == "rnn" and use.op.name in RNN_SPARSE_KERNELS:
+            t, b = use.activation.type.shape[:2]
+            rows, k = use.row_shape
+            kind = "matmul"
+            if use.role == "W":
+                lead = (t, b)
+                dims = {"m": bind(t) * bind(b), "k": k, "n": rows}
+                what = f"{use.role} as matmul k={k} n={rows} m=T*B={dims['m']}"
+            else:
+                lead = (b,)
+                dims = {"m": bind(b), "k": k, "n": rows // use.shape[0]}
+                what = f"{use.role} as matmul per step k={k} n={dims['n']} m=B={dims['m']}"
         else:
             return Decision(False, dense_kernel, None, f"no sparse kernel for {use.op.name}")
+        layer = "rnn" if use.kind == "rnn" else kind
         assumed = sorted({d for d in lead if isinstance(d, str) and d not in symbols})
         if assumed:
             what += " (" + ", ".join(f"{s}={assume_dim}" for s in assumed) + " assumed)"
@@ -244,7 +269,7 @@ class CostModel:
         cross = curve.crossover()
         speed = curve.speedup(density)
         if density < cross and speed >= min_speedup:
-            return Decision(True, SPARSE_KERNELS[kind], FORMATS[kind],
+            return Decision(True, sparse_kernel(layer, use.op.name), FORMATS[layer],
                             f"density {density:.2f} < crossover {cross:.2f} for {what}: "
                             f"modelled {times(speed)}", cls, cross, speed, curve.key)
         if density < cross:

@@ -20,14 +20,15 @@ from typing import Any
 from ..ir.core import Module
 from ..summary import format_bytes, format_count, format_table
 from .analysis import analyze, unbound_symbols
-from .costmodel import SPARSE_KERNELS
+from .costmodel import RNN_SPARSE_KERNELS, SPARSE_KERNELS
 from .storage import stored_nbytes
 from .weights import find_weight_uses
 
 _KERNEL_OF_FORMAT = {("nn.matmul", "csc"): SPARSE_KERNELS["matmul"],
                      ("fused.matmul_epilogue", "csc"): SPARSE_KERNELS["matmul"],
                      ("nn.conv2d", "csr"): SPARSE_KERNELS["conv2d"],
-                     ("fused.conv2d_epilogue", "csr"): SPARSE_KERNELS["conv2d"]}
+                     ("fused.conv2d_epilogue", "csr"): SPARSE_KERNELS["conv2d"],
+                     **{(op, "csr"): k for op, k in RNN_SPARSE_KERNELS.items()}}
 
 
 def build_report(module: Module, symbols: dict[str, int],

@@ -11,23 +11,31 @@ A weight chosen for a sparse kernel is written as three program constants
 The rows are the weight's row view (`weights.WeightUse.rows`): for ``#csc``
 on a matmul W[K, N], CSR of W^T (a row per output feature n, columns k); for
 ``#csr`` on a conv W[O, C/groups, k...], CSR of the [O, C/groups*k...]
-reshape. The builders are the runtime's (`runtime/sparse_format.py`), so the
-compiler writes exactly what the sparse kernels read.
+reshape; for ``#csr`` on a recurrent W[D, G*H, I] or R[D, G*H, H] (kind
+``rnn``), CSR of the [D*G*H, I or H] reshape. The builders are the runtime's
+(`runtime/sparse_format.py`), so the compiler writes exactly what the sparse
+kernels read.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from runtime.sparse_format import (conv_weight_parts, index_dtype, indptr_dtype,
-                                   matmul_weight_parts)
+                                   matmul_weight_parts, to_csr)
 
 PART_SUFFIXES = ("indptr", "indices", "data")
 
 
-def weight_parts(w: np.ndarray, fmt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(indptr, indices, data) of weight `w` stored as `fmt` ("csc": matmul, "csr": conv)."""
+def weight_parts(w: np.ndarray, fmt: str, kind: str | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, data) of weight `w` stored as `fmt` ("csc": matmul, "csr": conv,
+    or rnn when `kind` is "rnn": the weight use's kind fixes the row view)."""
     if fmt == "csc":
         return matmul_weight_parts(w)
+    if fmt == "csr" and kind == "rnn":
+        if w.ndim != 3:
+            raise ValueError(f"a recurrent weight has shape [D, G*H, In], got {w.shape}")
+        return to_csr(w.reshape(-1, w.shape[-1]))
     if fmt == "csr":
         return conv_weight_parts(w)
     raise ValueError(f"no storage for sparse format {fmt!r}")

@@ -1,13 +1,20 @@
-"""Recurrent kernels (numpy): rnn.rnn, rnn.gru, rnn.lstm in ONNX's layout.
+"""Recurrent kernels (numpy): rnn.rnn, rnn.gru, rnn.lstm in ONNX's layout, and their
+sparse-weight forms sparse.rnn, sparse.gru, sparse.lstm.
 
 The work is split the way a dataflow machine would split it:
 
 - the input projection x W^T (+ biases) of every time step and direction is
   hoisted out of the time loop as one big matmul;
-- each time step then does one batched matmul h R^T over the whole batch and
+- each time step then does one batched product h R^T over the whole batch and
   both directions at once ([D, B, H] @ [D, H, G*H]; the GRU's hidden gate
   needs a second one when the reset gate comes first), followed by
-  elementwise gate math. `_recurrent_product` is that per-step product.
+  elementwise gate math.
+
+Both products go through a *weight product* (`_DenseProduct`, `_SparseProduct`):
+`project(x)` is x W^T for every direction, `step(h, lo, hi)` is h R^T over the
+rows lo:hi of each direction's G*H (the GRU's gate slices). The sparse one
+holds the CSR parts of the weight's [D*G*H, In] row view and runs
+`sparse.matmul_csc`, so W and R may each be dense or sparse.
 
 Both directions run in lockstep: step s is time s going forward and time
 T-1-s going backward, so the projected inputs of a reverse direction are
@@ -16,9 +23,13 @@ f16 is computed in f32.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
+from ..errors import ExecutionError
 from .registry import kernel
+from .sparse import _weight, matmul_csc
 
 # ONNX's defaults for the activations that take parameters: name -> (alpha, beta).
 _DEFAULT_PARAMS = {
@@ -94,12 +105,83 @@ def _reverse_flags(direction: str) -> list[bool]:
     return {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
 
 
+class _DenseProduct:
+    """Products with a dense weight W [D, rows, cols]: x W^T and h W^T per direction."""
+
+    def __init__(self, w: np.ndarray, dtype: np.dtype) -> None:
+        self.w = _wide(w).astype(dtype)
+        self.directions, self.rows, self.cols = self.w.shape
+        self._steps: dict[tuple[int, int], np.ndarray] = {}
+
+    def project(self, x2d: np.ndarray) -> np.ndarray:
+        """x2d [M, cols] @ W[d]^T for every direction: [D, M, rows]."""
+        return np.matmul(x2d[None], self.w.transpose(0, 2, 1))
+
+    def step(self, h: np.ndarray, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """h [D, B, cols] @ W[d, lo:hi]^T for the whole batch and every direction at once."""
+        key = (lo, self.rows if hi is None else hi)
+        w_t = self._steps.get(key)
+        if w_t is None:
+            w_t = np.ascontiguousarray(self.w[:, key[0]:key[1]].transpose(0, 2, 1))
+            self._steps[key] = w_t
+        return np.matmul(h, w_t)
+
+
+# Sub-CSRs (one direction, a run of its rows) of the checked weights of sparse.matmul_csc's
+# cache: made once per weight object, and kept no longer than it (its arrays' lifetime).
+_SUBS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+class _SparseProduct:
+    """Products with W [D, rows, cols] given as the CSR parts of its [D*rows, cols] row view.
+
+    `project` is one `sparse.matmul_csc` over all directions (the row view is the
+    CSC of [cols, D*rows]); `step` runs one per direction on the CSR of that
+    direction's rows lo:hi.
+    """
+
+    def __init__(self, indptr, indices, data, directions: int, rows: int, cols: int,
+                 dtype: np.dtype, what: str) -> None:
+        self.parts = (indptr, indices, data)
+        self.weight = _weight(indptr, indices, data, directions * rows, cols, what)
+        self.directions, self.rows, self.cols = directions, rows, cols
+        self.dtype = dtype
+
+    def _sub(self, d: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.directions == 1 and (lo, hi) == (0, self.rows):
+            return self.parts
+        w = self.weight
+        subs = _SUBS.setdefault(w, {})
+        key = (d, lo, hi)
+        if key not in subs:
+            a, b = d * self.rows + lo, d * self.rows + hi
+            p0, p1 = int(w.indptr[a]), int(w.indptr[b])
+            # Views of the weight's arrays (no copy); the new indptr keeps no reference to
+            # the artifact's, so the caches still empty when the artifact's indptr dies.
+            subs[key] = (w.indptr[a:b + 1] - p0, w.indices[p0:p1], w.data[p0:p1])
+        return subs[key]
+
+    def _matmul(self, x: np.ndarray, parts, n: int) -> np.ndarray:
+        out = matmul_csc(x, *parts, k=self.cols, n=n)
+        return out if out.dtype == self.dtype else out.astype(self.dtype)
+
+    def project(self, x2d: np.ndarray) -> np.ndarray:
+        out = self._matmul(x2d, self.parts, self.directions * self.rows)
+        return out.reshape(-1, self.directions, self.rows).transpose(1, 0, 2)
+
+    def step(self, h: np.ndarray, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        hi = self.rows if hi is None else hi
+        if self.directions == 1:
+            return self._matmul(h[0], self._sub(0, lo, hi), hi - lo)[None]
+        return np.stack([self._matmul(h[d], self._sub(d, lo, hi), hi - lo)
+                         for d in range(self.directions)])
+
+
 def _project_inputs(x, w, bias, reverse: list[bool]) -> np.ndarray:
-    """x W^T + bias for every step and direction, one matmul: [D, T, B, G*H] in step order."""
+    """x W^T + bias for every step and direction, one product: [D, T, B, G*H] in step order."""
     t, b, i = x.shape
-    d, gh = w.shape[0], w.shape[1]
-    xw = np.matmul(x.reshape(1, t * b, i), w.transpose(0, 2, 1)) + bias[:, None, :]
-    xw = xw.reshape(d, t, b, gh)
+    xw = w.project(x.reshape(t * b, i)) + bias[:, None, :]
+    xw = xw.reshape(w.directions, t, b, w.rows)
     for k, rev in enumerate(reverse):
         if rev:
             xw[k] = xw[k, ::-1].copy()
@@ -114,11 +196,6 @@ def _active_masks(lens, t: int, b: int, reverse: list[bool]):
     steps = np.arange(t)
     times = np.stack([t - 1 - steps if rev else steps for rev in reverse])   # [D, T]
     return (times[:, :, None] < lens[None, None, :])[..., None]
-
-
-def _recurrent_product(h: np.ndarray, r_t: np.ndarray) -> np.ndarray:
-    """h [D, B, H] @ r_t [D, H, K] for the whole batch and every direction at once."""
-    return np.matmul(h, r_t)
 
 
 def _time_order(ys: np.ndarray, reverse: list[bool]) -> np.ndarray:
@@ -149,78 +226,68 @@ def _step_update(active, s: int, new, old, ys=None):
     return np.where(m, new, old)
 
 
-@kernel("rnn.rnn")
-def rnn(x, w, r, bias, initial_h=None, sequence_lens=None, *, direction, activations,
-        activation_alpha, activation_beta, clip):
+def _rnn(x, w, r, bias, initial_h, sequence_lens, *, direction, activations,
+         activation_alpha, activation_beta, clip):
     xf = _wide(x)
     t, b, _ = x.shape
-    d, h = w.shape[0], r.shape[2]
+    d, h = w.directions, r.cols
     reverse = _reverse_flags(direction)
     funcs = _gate_functions(activations, activation_alpha, activation_beta, 1, d)
     bias = _wide(bias).astype(xf.dtype)
-    xw = _project_inputs(xf, _wide(w).astype(xf.dtype), bias[:, :h] + bias[:, h:], reverse)
-    r_t = np.ascontiguousarray(_wide(r).astype(xf.dtype).transpose(0, 2, 1))
+    xw = _project_inputs(xf, w, bias[:, :h] + bias[:, h:], reverse)
     active = _active_masks(sequence_lens, t, b, reverse)
     hs = _initial(initial_h, d, b, h, xf.dtype)
     ys = np.zeros((d, t, b, h), xf.dtype)
     for s in range(t):
-        pre = _clip(xw[:, s] + _recurrent_product(hs, r_t), clip)
+        pre = _clip(xw[:, s] + r.step(hs), clip)
         hs = _step_update(active, s, _apply(funcs, 0, pre), hs, ys)
     return _time_order(ys, reverse).astype(x.dtype), hs.astype(x.dtype)
 
 
-@kernel("rnn.gru")
-def gru(x, w, r, bias, initial_h=None, sequence_lens=None, *, direction, activations,
-        activation_alpha, activation_beta, clip, linear_before_reset):
+def _gru(x, w, r, bias, initial_h, sequence_lens, *, direction, activations,
+         activation_alpha, activation_beta, clip, linear_before_reset):
     xf = _wide(x)
     t, b, _ = x.shape
-    d, h = w.shape[0], r.shape[2]
+    d, h = w.directions, r.cols
     reverse = _reverse_flags(direction)
     funcs = _gate_functions(activations, activation_alpha, activation_beta, 2, d)
     bias = _wide(bias).astype(xf.dtype)
-    wb, rb = bias[:, :3 * h], bias[:, 3 * h:]
-    r_t = _wide(r).astype(xf.dtype).transpose(0, 2, 1)          # [D, H, 3H]: z, r, h
+    wb, rb = bias[:, :3 * h], bias[:, 3 * h:]                   # gates z, r, h
     if linear_before_reset:
         # h~ = g(x Wh + Wbh + rt * (h Rh + Rbh)): Rbh stays inside the product with rt.
         folded = wb + np.concatenate([rb[:, :2 * h], np.zeros_like(rb[:, 2 * h:])], axis=1)
         rb_h = rb[:, None, 2 * h:]
-        r_all = np.ascontiguousarray(r_t)
     else:
         folded = wb + rb
-        r_zr = np.ascontiguousarray(r_t[:, :, :2 * h])
-        r_h = np.ascontiguousarray(r_t[:, :, 2 * h:])
-    xw = _project_inputs(xf, _wide(w).astype(xf.dtype), folded, reverse)
+    xw = _project_inputs(xf, w, folded, reverse)
     active = _active_masks(sequence_lens, t, b, reverse)
     hs = _initial(initial_h, d, b, h, xf.dtype)
     ys = np.zeros((d, t, b, h), xf.dtype)
     for s in range(t):
         xs = xw[:, s]
         if linear_before_reset:
-            rec = _recurrent_product(hs, r_all)
+            rec = r.step(hs)
             zr = _apply(funcs, 0, _clip(xs[..., :2 * h] + rec[..., :2 * h], clip))
             z, rg = zr[..., :h], zr[..., h:]
             cand = xs[..., 2 * h:] + rg * (rec[..., 2 * h:] + rb_h)
         else:
-            zr = _apply(funcs, 0, _clip(xs[..., :2 * h] + _recurrent_product(hs, r_zr), clip))
+            zr = _apply(funcs, 0, _clip(xs[..., :2 * h] + r.step(hs, 0, 2 * h), clip))
             z, rg = zr[..., :h], zr[..., h:]
-            cand = xs[..., 2 * h:] + _recurrent_product(rg * hs, r_h)
+            cand = xs[..., 2 * h:] + r.step(rg * hs, 2 * h, 3 * h)
         cand = _apply(funcs, 1, _clip(cand, clip))
         hs = _step_update(active, s, (1 - z) * cand + z * hs, hs, ys)
     return _time_order(ys, reverse).astype(x.dtype), hs.astype(x.dtype)
 
 
-@kernel("rnn.lstm")
-def lstm(x, w, r, bias, peepholes, initial_h=None, initial_c=None, sequence_lens=None, *,
-         direction, activations, activation_alpha, activation_beta, clip, input_forget):
+def _lstm(x, w, r, bias, peepholes, initial_h, initial_c, sequence_lens, *, direction,
+          activations, activation_alpha, activation_beta, clip, input_forget):
     xf = _wide(x)
     t, b, _ = x.shape
-    d, h = w.shape[0], r.shape[2]
+    d, h = w.directions, r.cols
     reverse = _reverse_flags(direction)
     funcs = _gate_functions(activations, activation_alpha, activation_beta, 3, d)
     bias = _wide(bias).astype(xf.dtype)
-    xw = _project_inputs(xf, _wide(w).astype(xf.dtype), bias[:, :4 * h] + bias[:, 4 * h:],
-                         reverse)
-    r_t = np.ascontiguousarray(_wide(r).astype(xf.dtype).transpose(0, 2, 1))   # i, o, f, c
+    xw = _project_inputs(xf, w, bias[:, :4 * h] + bias[:, 4 * h:], reverse)   # i, o, f, c
     peep = _wide(peepholes).astype(xf.dtype)
     use_peep = bool(np.any(peep))
     p_i, p_o, p_f = (peep[:, None, k * h:(k + 1) * h] for k in range(3))
@@ -229,7 +296,7 @@ def lstm(x, w, r, bias, peepholes, initial_h=None, initial_c=None, sequence_lens
     cs = _initial(initial_c, d, b, h, xf.dtype)
     ys = np.zeros((d, t, b, h), xf.dtype)
     for s in range(t):
-        pre = xw[:, s] + _recurrent_product(hs, r_t)
+        pre = xw[:, s] + r.step(hs)
         i_pre, o_pre, f_pre, c_pre = (pre[..., k * h:(k + 1) * h] for k in range(4))
         if use_peep:
             i_pre = i_pre + p_i * cs
@@ -245,3 +312,128 @@ def lstm(x, w, r, bias, peepholes, initial_h=None, initial_c=None, sequence_lens
         hs = _step_update(active, s, h_new, hs, ys)
     return (_time_order(ys, reverse).astype(x.dtype), hs.astype(x.dtype),
             cs.astype(x.dtype))
+
+
+# -- dense kernels ---------------------------------------------------------------------
+
+@kernel("rnn.rnn")
+def rnn(x, w, r, bias, initial_h=None, sequence_lens=None, *, direction, activations,
+        activation_alpha, activation_beta, clip):
+    dtype = _wide(x).dtype
+    return _rnn(x, _DenseProduct(w, dtype), _DenseProduct(r, dtype), bias, initial_h,
+                sequence_lens, direction=direction, activations=activations,
+                activation_alpha=activation_alpha, activation_beta=activation_beta, clip=clip)
+
+
+@kernel("rnn.gru")
+def gru(x, w, r, bias, initial_h=None, sequence_lens=None, *, direction, activations,
+        activation_alpha, activation_beta, clip, linear_before_reset):
+    dtype = _wide(x).dtype
+    return _gru(x, _DenseProduct(w, dtype), _DenseProduct(r, dtype), bias, initial_h,
+                sequence_lens, direction=direction, activations=activations,
+                activation_alpha=activation_alpha, activation_beta=activation_beta, clip=clip,
+                linear_before_reset=linear_before_reset)
+
+
+@kernel("rnn.lstm")
+def lstm(x, w, r, bias, peepholes, initial_h=None, initial_c=None, sequence_lens=None, *,
+         direction, activations, activation_alpha, activation_beta, clip, input_forget):
+    dtype = _wide(x).dtype
+    return _lstm(x, _DenseProduct(w, dtype), _DenseProduct(r, dtype), bias, peepholes,
+                 initial_h, initial_c, sequence_lens, direction=direction,
+                 activations=activations, activation_alpha=activation_alpha,
+                 activation_beta=activation_beta, clip=clip, input_forget=input_forget)
+
+
+# -- sparse-weight kernels -------------------------------------------------------------
+
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+_RECOMPILE = "this artifact does not match the kernel's contract; recompile it"
+
+
+def _sparse_weights(op: str, x, operands: tuple, w_sparse: bool, r_sparse: bool,
+                    direction: str):
+    """(W product, R product, the operands after them) of a sparse.<op> call.
+
+    Each of W and R is one dense [D, G*H, In] array, or its three CSR parts
+    (indptr, indices, data of the [D*G*H, In] row view) when its flag is set.
+    H comes from a dense weight, else from the bias [D, 2*G*H].
+    """
+    what = f"sparse.{op}"
+    gates = _GATES[op]
+    need = (3 if w_sparse else 1) + (3 if r_sparse else 1) + (2 if op == "lstm" else 1)
+    x = np.asarray(x)
+    if len(operands) < need or x.ndim != 3:
+        raise ExecutionError(f"{what}: expected x [T, B, I] and at least {need} operands "
+                             f"after it (w_sparse={w_sparse}, r_sparse={r_sparse}), got x "
+                             f"{list(x.shape)} and {len(operands)}",
+                             hint=_RECOMPILE)
+    rest = list(operands)
+    w = tuple(rest.pop(0) for _ in range(3 if w_sparse else 1))
+    r = tuple(rest.pop(0) for _ in range(3 if r_sparse else 1))
+    bias = np.asarray(rest[0])
+    d = 2 if direction == "bidirectional" else 1
+    if not r_sparse:
+        h = np.shape(r[0])[-1] if np.ndim(r[0]) == 3 else 0
+    elif not w_sparse:
+        h = np.shape(w[0])[1] // gates if np.ndim(w[0]) == 3 else 0
+    else:
+        h = bias.shape[-1] // (2 * gates) if bias.ndim == 2 else 0
+    if bias.shape != (d, 2 * gates * h):
+        raise ExecutionError(f"{what}: bias has shape {list(bias.shape)}, expected "
+                             f"[{d}, {2 * gates * h}] (D={d}, H={h})",
+                             hint=_RECOMPILE)
+    dtype = _wide(x).dtype
+    products = []
+    for name, parts, is_sparse, cols in (("w", w, w_sparse, x.shape[2]), ("r", r, r_sparse, h)):
+        if is_sparse:
+            products.append(_SparseProduct(*parts, d, gates * h, cols, dtype,
+                                           f"{what} (weight {name})"))
+            continue
+        dense = np.asarray(parts[0])
+        if dense.shape != (d, gates * h, cols):
+            raise ExecutionError(f"{what}: weight {name} has shape {list(dense.shape)}, "
+                                 f"expected [{d}, {gates * h}, {cols}]",
+                                 hint=_RECOMPILE)
+        products.append(_DenseProduct(dense, dtype))
+    return products[0], products[1], rest
+
+
+@kernel("sparse.rnn")
+def sparse_rnn(x, *operands, w_sparse: bool, r_sparse: bool, direction, activations,
+               activation_alpha, activation_beta, clip):
+    """rnn.rnn with W and/or R given as CSR parts (see `_sparse_weights`)."""
+    w, r, rest = _sparse_weights("rnn", x, operands, w_sparse, r_sparse, direction)
+    return _rnn(x, w, r, *_padded(rest, 3, "rnn"), direction=direction,
+                activations=activations,
+                activation_alpha=activation_alpha, activation_beta=activation_beta, clip=clip)
+
+
+@kernel("sparse.gru")
+def sparse_gru(x, *operands, w_sparse: bool, r_sparse: bool, direction, activations,
+               activation_alpha, activation_beta, clip, linear_before_reset):
+    """rnn.gru with W and/or R given as CSR parts (see `_sparse_weights`)."""
+    w, r, rest = _sparse_weights("gru", x, operands, w_sparse, r_sparse, direction)
+    return _gru(x, w, r, *_padded(rest, 3, "gru"), direction=direction,
+                activations=activations,
+                activation_alpha=activation_alpha, activation_beta=activation_beta, clip=clip,
+                linear_before_reset=linear_before_reset)
+
+
+@kernel("sparse.lstm")
+def sparse_lstm(x, *operands, w_sparse: bool, r_sparse: bool, direction, activations,
+                activation_alpha, activation_beta, clip, input_forget):
+    """rnn.lstm with W and/or R given as CSR parts (see `_sparse_weights`)."""
+    w, r, rest = _sparse_weights("lstm", x, operands, w_sparse, r_sparse, direction)
+    return _lstm(x, w, r, *_padded(rest, 5, "lstm"), direction=direction,
+                 activations=activations,
+                 activation_alpha=activation_alpha, activation_beta=activation_beta, clip=clip,
+                 input_forget=input_forget)
+
+
+def _padded(rest: list, count: int, op: str) -> list:
+    """The operands after the weights, absent optional ones as None."""
+    if len(rest) > count:
+        raise ExecutionError(f"sparse.{op}: {len(rest)} operands after the weights, at most "
+                             f"{count} expected", hint=_RECOMPILE)
+    return rest + [None] * (count - len(rest))

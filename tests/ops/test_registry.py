@@ -36,7 +36,8 @@ CASES = _all_cases()
 
 # Kernels that implement no op of their own name (sparse formats, fused
 # epilogues) and are chosen by kernel selection. Add each one here by name.
-SPECIALISED_KERNELS: set[str] = {"sparse.matmul_csc", "sparse.conv2d_csr"}
+SPECIALISED_KERNELS: set[str] = {"sparse.matmul_csc", "sparse.conv2d_csr", "sparse.rnn",
+                                  "sparse.gru", "sparse.lstm"}
 
 _OP_NAMES = [op.name for op in all_ops()]
 
