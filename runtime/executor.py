@@ -4,7 +4,8 @@
 out when each intermediate value is last used; `run(inputs)` checks the inputs
 against the signature (names, dtypes, ranks, dims, symbolic dims bound
 consistently), calls the kernels in order, frees each intermediate right after
-its last use and returns the outputs in declared order.
+its last use and returns the outputs in declared order. The kernels run on one
+thread pool, numba's, with BLAS single-threaded meanwhile (`runtime/threads.py`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .dtypes import DTYPES, dtype_from_numpy
 from .errors import ExecutionError, InputError
 from .kernels import KERNELS
 from .program import Program, TensorSpec, check_kernels, check_program, format_type
+from .threads import pool
 
 _BUG_HINT = "this is a bug in wsc (the kernel disagrees with the compiled program); please report it"
 
@@ -66,9 +68,21 @@ class Executable:
         env.update(self._program.constants)
         records: list[dict[str, Any]] | None = [] if profile else None
         self.last_profile = None
+        with pool():
+            self._execute(env, records)
+        outputs = {}
+        for spec in self._program.outputs:
+            arr = env[spec.source]
+            self._check_output(spec, arr, symbols)
+            outputs[spec.name] = arr
+        self.last_profile = records
+        return outputs
+
+    def _execute(self, env: dict[str, Any], records: list[dict[str, Any]] | None) -> None:
+        """Call every instruction's kernel in order (see `run`)."""
         for i, (ins, fn) in enumerate(zip(self._program.instrs, self._kernels)):
             args = [env[v] for v in ins.inputs]
-            start = time.perf_counter() if profile else 0.0
+            start = time.perf_counter() if records is not None else 0.0
             try:
                 result = fn(*args, **ins.attrs)
             except Exception as e:
@@ -88,13 +102,6 @@ class Executable:
                 env[name] = np.asarray(r)
             for name in self._free_after[i]:
                 del env[name]
-        outputs = {}
-        for spec in self._program.outputs:
-            arr = env[spec.source]
-            self._check_output(spec, arr, symbols)
-            outputs[spec.name] = arr
-        self.last_profile = records
-        return outputs
 
     # -- inputs ------------------------------------------------------------------
     def _bind_inputs(self, inputs: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict]:

@@ -8,6 +8,8 @@
 - `im2col_rows`: the column matrix of a block of output rows for the dense
   convolution's im2col + GEMM, in parallel.
 - `layernorm_rows`: LayerNorm over the last dim, one parallel task per row.
+- `gemm_split`: a GEMM split over the threads, one BLAS call per part, for
+  `runtime/threads.py`.
 - `gelu_inplace`: the exact (erf) GELU in place, for the fused epilogues and
   ``nn.gelu``; in f32 with a vectorizable rational erf (error ~3 ulp).
 
@@ -16,10 +18,12 @@ imported; importing it first keeps the two modules on the same layer.
 """
 from __future__ import annotations
 
+import ctypes
 import math
 
 from . import sparse_numba  # noqa: F401  (sets the threading layer before numba's first use)
 
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
@@ -171,6 +175,74 @@ def layernorm_rows(x, scale, bias, eps, out):
             if has_bias:
                 y = y + bias[j]
             orow[j] = y
+
+
+def _blas_gemm(name: str):
+    """BLAS's ?gemm from scipy (the library numba's own np.dot calls), as a ctypes function
+    of 13 pointers: Fortran passes every argument by reference."""
+    from numba.extending import get_cython_function_address
+    ptr = ctypes.c_void_p
+    return ctypes.CFUNCTYPE(None, *[ptr] * 13)(
+        get_cython_function_address("scipy.linalg.cython_blas", name))
+
+
+def _make_gemm_split(gemm):
+    @njit(parallel=True)
+    def gemm_split(a, b, out):
+        """out = a @ b (C-ordered [M, K] @ [K, N]), split over numba's threads along
+        the longer of M and N; each part is one BLAS call on its block in place,
+        with the full leading dimensions (no copies)."""
+        m, k = a.shape
+        n = b.shape[1]
+        by_cols = n >= m
+        size = n if by_cols else m
+        parts = min(size, numba.get_num_threads())
+        step = (size + parts - 1) // parts
+        for t in prange(parts):
+            i0 = t * step
+            i1 = min(size, i0 + step)
+            if i0 >= i1:
+                continue
+            # Row-major C = A B is column-major C^T = B^T A^T: gemm("N", "N", N, M, K, ...)
+            # with B as the first operand; a part is a column block of B and C, or a row
+            # block of A and C.
+            flags = np.empty(2, np.uint8)
+            flags[0] = 78                                    # "N"
+            flags[1] = 78
+            dims = np.empty(6, np.int32)
+            dims[0] = i1 - i0 if by_cols else n
+            dims[1] = m if by_cols else i1 - i0
+            dims[2] = k
+            dims[3] = n                                      # ldb
+            dims[4] = k                                      # lda
+            dims[5] = n                                      # ldc
+            scal = np.empty(2, out.dtype)
+            scal[0] = 1
+            scal[1] = 0
+            if by_cols:
+                gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                     dims[2:].ctypes, scal[0:].ctypes, b[0:, i0:].ctypes, dims[3:].ctypes,
+                     a.ctypes, dims[4:].ctypes, scal[1:].ctypes, out[0:, i0:].ctypes,
+                     dims[5:].ctypes)
+            else:
+                gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                     dims[2:].ctypes, scal[0:].ctypes, b.ctypes, dims[3:].ctypes,
+                     a[i0:].ctypes, dims[4:].ctypes, scal[1:].ctypes, out[i0:].ctypes,
+                     dims[5:].ctypes)
+    return gemm_split
+
+
+_GEMM_SPLIT: dict = {}
+
+
+def gemm_split(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out = a @ b for C-contiguous f32/f64 a [M, K], b [K, N], out [M, N], split over
+    numba's threads (see `_make_gemm_split`). Compiled on first use per dtype (~1.7 s):
+    numba cannot cache code that holds BLAS's function pointers on disk."""
+    key = a.dtype.char
+    if key not in _GEMM_SPLIT:
+        _GEMM_SPLIT[key] = _make_gemm_split(_blas_gemm("sgemm" if key == "f" else "dgemm"))
+    _GEMM_SPLIT[key](a, b, out)
 
 
 # erf(x) ~= x * P(x^2) / Q(x^2) on |x| <= _ERF_CLAMP, +-1 beyond: a rational fit made for

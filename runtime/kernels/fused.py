@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import erf as _erf
 from scipy.special import expit as _expit
 
-from .nn import conv2d_output, maxpool2d
+from .nn import conv2d_output, matmul_2d_weight, maxpool2d
 from .registry import kernel
 
 BLOCK = 1 << 15       # elements per block of an epilogue or an elementwise program
@@ -220,7 +220,7 @@ def conv2d_epilogue(x, w, *operands, strides, pads, dilations, groups, activatio
 def matmul_epilogue(a, b, *operands, activation, alpha, clip_min, clip_max, has_bias,
                     residual):
     bias, res = _split_epilogue(operands, has_bias, residual)
-    result = np.asarray(np.matmul(_wide(a), _wide(b)))
+    result = np.asarray(matmul_2d_weight(_wide(a), _wide(b)))
     out = result.reshape(1) if result.ndim == 0 else result   # a 1-D @ 1-D dot product
     if bias is not None:
         bias = _wide(bias)

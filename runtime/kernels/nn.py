@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..threads import matmul_into
 from .registry import kernel
 
 
@@ -35,7 +36,20 @@ def _wide(x: np.ndarray) -> np.ndarray:
 
 @kernel("nn.matmul")
 def matmul(a, b):
-    return np.matmul(a, b)
+    return matmul_2d_weight(a, b)
+
+
+def matmul_2d_weight(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.matmul(a, b); when b is a 2-D matrix and a has rank >= 2 (a layer's
+    activations times its weight), as one [M, K] @ [K, N] product that
+    `threads.matmul_into` may split over the runtime's threads."""
+    if b.ndim != 2 or a.ndim < 2 or a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        return np.matmul(a, b)
+    lead = a.shape[:-1]
+    out = np.empty(lead + (b.shape[1],), dtype=a.dtype)
+    matmul_into(np.ascontiguousarray(a).reshape(-1, a.shape[-1]), np.ascontiguousarray(b),
+                out.reshape(-1, b.shape[1]))
+    return out
 
 
 # -- shared window geometry ------------------------------------------------------
@@ -124,7 +138,7 @@ def _conv(x, w, bias, strides, pads, dilations, groups):
 # into the result rows. Each finished block gets the bias and then the caller's
 # epilogue while it is still in cache.
 
-_COLS_BUDGET = 1 << 22
+_COLS_BUDGET = 1 << 24     # one block for every layer of a 224x224 ResNet: a contiguous result
 _BLOCK_BYTES = 1 << 18          # output bytes per epilogue block of a 1x1 convolution
 
 Epilogue = Callable[[np.ndarray, int, int, int], None]
@@ -168,7 +182,7 @@ def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups
         # the epilogue over blocks of whole channel rows, which are contiguous.
         rows = max(1, _BLOCK_BYTES // (ho * wo * xw.itemsize))
         for img in range(n):
-            np.matmul(w2, xs[img], out=flat[img])
+            matmul_into(w2, xs[img], flat[img])
             for c0 in range(0, o, rows):
                 finish(flat[img, c0:c0 + rows], img, c0, 0)
         return out
@@ -205,7 +219,7 @@ def conv2d_output(x: np.ndarray, w: np.ndarray, strides, pads, dilations, groups
                     im2col_rows(xg, r0, r, kh, kw, sh, sw, dh, dw, pads[0], pads[1], wo,
                                 block_cols)
                     block = flat[img, g * og:(g + 1) * og, r0 * wo:(r0 + r) * wo]
-                    np.matmul(wmat[g], block_cols, out=block)
+                    matmul_into(wmat[g], block_cols, block)
                     finish(block, img, g * og, r0 * wo)
                     continue
                 cols = cols_buf[:kk * r * wo].reshape(cg, kh, kw, r, wo)

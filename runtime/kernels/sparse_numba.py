@@ -20,8 +20,8 @@ measured, is in `docs/sparse-kernels.md`. In short:
   while the block's nonzeros are still in L1, and writes the block's outputs
   as rows of `ROW_BLOCK` contiguous values.
 
-Importing this module picks numba's OpenMP threading layer with passive
-waiting, unless the environment already chose (see the docs for why).
+Importing this module picks numba's OpenMP threading layer, unless the
+environment already chose (see `runtime/threads.py` for why).
 """
 from __future__ import annotations
 
@@ -34,15 +34,20 @@ from numba import njit, prange
 
 
 def _choose_threading_layer() -> None:
-    """OpenMP with passive waiting coexists with OpenBLAS's threads; numba's own
-    workqueue layer and spinning OpenMP threads measured 1.5-5x slower when
-    sparse and dense kernels alternate. Only a default: the environment wins.
-    libgomp reads OMP_WAIT_POLICY when it loads, so this runs before it does."""
+    """numba's OpenMP layer, its workers waiting as libgomp does by default (spin
+    briefly, then sleep) when runs use one pool (BLAS single-threaded meanwhile), or
+    passively when they cannot; `runtime/threads.py` explains why. Only a default:
+    NUMBA_THREADING_LAYER and OMP_WAIT_POLICY from the environment win. libgomp reads
+    OMP_WAIT_POLICY when it loads, so this runs before it does."""
     if "NUMBA_THREADING_LAYER" in os.environ:
         return
     if importlib.util.find_spec("numba.np.ufunc.omppool") is None:   # no libgomp
         return
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if os.environ.get("WSC_ONE_POOL", "1") == "0" or importlib.util.find_spec("threadpoolctl") \
+            is None:
+        # BLAS keeps its own threads during runs: numba's must then sleep at once, or the
+        # two spinning pools take turns on the cores (measured 4x slower)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     numba.config.THREADING_LAYER = "omp"
 
 
