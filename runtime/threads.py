@@ -91,12 +91,18 @@ def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 
     Inside `pool()`, a large enough product with C-contiguous operands is split
     over numba's threads along its longer side (columns of b, or rows of a), one
-    single-threaded BLAS call per part; otherwise it is numpy's matmul."""
+    single-threaded BLAS call per part (into a contiguous buffer first when `out`
+    is a strided block); otherwise it is numpy's matmul."""
     if active() and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64) \
-            and a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous \
+            and a.flags.c_contiguous and b.flags.c_contiguous \
             and 2.0 * a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS \
             and a.shape[1] and max(a.shape[0], b.shape[1]) >= 2:
         from .kernels.dense_numba import gemm_split
-        gemm_split(a, b, out)
+        if out.flags.c_contiguous:
+            gemm_split(a, b, out)
+        else:       # a block of a larger result: through a contiguous buffer
+            tmp = np.empty(out.shape, dtype=out.dtype)
+            gemm_split(a, b, tmp)
+            out[...] = tmp
         return out
     return np.matmul(a, b, out=out)

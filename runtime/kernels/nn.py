@@ -138,7 +138,7 @@ def _conv(x, w, bias, strides, pads, dilations, groups):
 # into the result rows. Each finished block gets the bias and then the caller's
 # epilogue while it is still in cache.
 
-_COLS_BUDGET = 1 << 24     # one block for every layer of a 224x224 ResNet: a contiguous result
+_COLS_BUDGET = 1 << 22
 _BLOCK_BYTES = 1 << 18          # output bytes per epilogue block of a 1x1 convolution
 
 Epilogue = Callable[[np.ndarray, int, int, int], None]
