@@ -14,6 +14,9 @@ speedup (dense median / sparse median) and the fraction of the ideal speedup
 - matmul: `sparse.matmul_csc` against numpy's ``x @ W`` (OpenBLAS, every core):
   3072x768 (out x in) at 128 tokens, the BERT-ish 768x768 and 768x3072 at 128
   tokens, and the GEMV 4096x4096 (one token).
+- LSTM (forward, input = hidden = 512, 32 steps, batch 1 and 8): `sparse.lstm`
+  with both W and R sparse against the dense `rnn.lstm` kernel (numpy: one
+  input-projection GEMM, then a GEMM or GEMV per step).
 - conv 3x3 (pad 1, stride 1, batch 1): `sparse.conv2d_csr` against im2col + one
   dense GEMM (written here: nine strided copies into [C*9, H*W], then
   ``W[O, C*9] @ cols``) and against the repo's `nn.conv2d` kernel.
@@ -48,6 +51,10 @@ MATMULS = [  # (label, out features N, in features K, tokens M)
     ("BERT 768x3072 @128", 768, 3072, 128),
     ("GEMV 4096x4096", 4096, 4096, 1),
 ]
+LSTMS = [  # (label, input = hidden size, sequence length, batch)
+    ("LSTM 512 T32 B1", 512, 32, 1),
+    ("LSTM 512 T32 B8", 512, 32, 8),
+]
 CONVS = [  # (label, channels in = out, height = width)
     ("conv3x3 64ch 56x56", 64, 56),
     ("conv3x3 128ch 28x28", 128, 28),
@@ -79,7 +86,7 @@ from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402,F401
 
 from runtime.kernels import get_kernel  # noqa: E402
 from runtime.kernels import sparse_numba  # noqa: E402
-from runtime.sparse_format import conv_weight_parts, matmul_weight_parts  # noqa: E402
+from runtime.sparse_format import conv_weight_parts, matmul_weight_parts, to_csr  # noqa: E402
 
 
 def random_sparse(rng, shape, sparsity: float, dtype=np.float32) -> np.ndarray:
@@ -165,6 +172,32 @@ def bench_matmul(rng, sparsities, repeats, only: str) -> None:
         print(f"{'':22s} break-even sparsity: {break_even(curve)}")
 
 
+def bench_lstm(rng, sparsities, repeats, only: str) -> None:
+    dense_lstm, sparse_lstm = get_kernel("rnn.lstm"), get_kernel("sparse.lstm")
+    print("\n== LSTM: sparse.lstm (W and R sparse) vs the dense rnn.lstm kernel ==")
+    print(header())
+    attrs = dict(direction="forward", activations="Sigmoid,Tanh,Tanh", activation_alpha=[],
+                 activation_beta=[], clip=0.0, input_forget=False)
+    for label, size, steps, batch in LSTMS:
+        if only not in label:
+            continue
+        x = rng.standard_normal((steps, batch, size)).astype(np.float32)
+        bias = (0.1 * rng.standard_normal((1, 8 * size))).astype(np.float32)
+        peep = np.zeros((1, 3 * size), np.float32)
+        for s in sparsities:
+            w = random_sparse(rng, (1, 4 * size, size), s) * np.float32(size ** -0.5)
+            r = random_sparse(rng, (1, 4 * size, size), s) * np.float32(size ** -0.5)
+            wp, rp = to_csr(w.reshape(-1, size)), to_csr(r.reshape(-1, size))
+            want = dense_lstm(x, w, r, bias, peep, **attrs)[0]
+            got = sparse_lstm(x, *wp, *rp, bias, peep, w_sparse=True, r_sparse=True, **attrs)[0]
+            assert np.allclose(got, want, rtol=1e-3, atol=1e-4), label
+            med = block_medians({
+                "dense": lambda: dense_lstm(x, w, r, bias, peep, **attrs),
+                "sparse": lambda: sparse_lstm(x, *wp, *rp, bias, peep, w_sparse=True,
+                                              r_sparse=True, **attrs)}, repeats)
+            print(row(label, s, med["dense"], med["sparse"]), flush=True)
+
+
 def bench_conv(rng, sparsities, repeats, only: str) -> None:
     cv = get_kernel("sparse.conv2d_csr")
     nn_conv = get_kernel("nn.conv2d")
@@ -235,6 +268,7 @@ def main() -> None:
     start = time.perf_counter()
     rng = np.random.default_rng(0)
     bench_matmul(rng, sparsities, repeats, args.only)
+    bench_lstm(rng, sparsities, max(3, repeats // 2), args.only)
     bench_conv(rng, sparsities, max(3, repeats // 2), args.only)
     if args.compile_time:
         compile_times()
