@@ -127,6 +127,15 @@ def measure_point(kind: str, shape: dict[str, int], densities, min_total: float 
                     (lambda: sparse_fn(x, *parts, out_channels=o, kernel_shape=[kh, kw],
                                        **attrs)))
 
+    # Both kernels are timed as a run executes them: on the runtime's one pool
+    # (BLAS single-threaded, GEMMs split over numba's threads; runtime/threads.py).
+    from runtime.threads import pool
+    with pool():
+        return _measure_densities(key, make, densities, min_total, min_reps, max_reps)
+
+
+def _measure_densities(key: str, make, densities, min_total: float, min_reps: int,
+                       max_reps: int) -> dict[str, Any]:
     dense_s = float("inf")
     measured_d, sparse_s = [], []
     for d in densities:
