@@ -40,6 +40,8 @@ import numpy as np
 _LOCAL = threading.local()
 _CONTROLLER = None          # threadpoolctl's controller, made on first use
 MIN_SPLIT_FLOPS = 4e6       # GEMMs smaller than this stay one BLAS call
+MIN_SPLIT_ROWS = 16         # and so do products of fewer rows: BLAS's gemm with M = 1..8
+                            # split measured 2-4x slower than one single-threaded call
 
 
 def active() -> bool:
@@ -96,7 +98,7 @@ def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     if active() and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64) \
             and a.flags.c_contiguous and b.flags.c_contiguous \
             and 2.0 * a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT_FLOPS \
-            and a.shape[1] and max(a.shape[0], b.shape[1]) >= 2:
+            and a.shape[0] >= MIN_SPLIT_ROWS and a.shape[1] and b.shape[1] >= 2:
         from .kernels.dense_numba import gemm_split
         if out.flags.c_contiguous:
             gemm_split(a, b, out)

@@ -36,7 +36,7 @@ def test_pool_restores_after_an_exception():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m,k,n", [(1, 5, 7), (7, 1, 1), (3, 4, 100), (100, 4, 3),
+@pytest.mark.parametrize("m,k,n", [(1, 5, 7), (7, 1, 1), (3, 4, 100), (100, 4, 3), (1, 768, 300),
                                    (64, 576, 3136), (512, 460, 49), (2, 3, 2)])
 def test_gemm_split_matches_numpy(dtype, m, k, n):
     rng = np.random.default_rng(m * 7 + n)
