@@ -66,9 +66,19 @@ def _controller():
     return _CONTROLLER
 
 
+_LIMIT_LOCK = threading.Lock()
+_LIMIT = {"owner": None, "limiter": None}   # the Python thread holding BLAS's limit
+
+
 @contextlib.contextmanager
 def pool() -> Iterator[None]:
-    """Run the enclosed kernels on numba's pool alone (see the module docstring)."""
+    """Run the enclosed kernels on numba's pool alone (see the module docstring).
+
+    Re-entrant. With several Python threads running programs at once, the first
+    one in limits BLAS and restores it when it leaves (OpenBLAS took a restore
+    made from another thread as a no-op, which would have left BLAS limited for
+    good); the others meanwhile run with whatever BLAS has: correct, maybe
+    slower."""
     if active():
         _LOCAL.depth += 1
         try:
@@ -80,12 +90,21 @@ def pool() -> Iterator[None]:
     if not controller:
         yield
         return
-    with controller.limit(limits=1, user_api="blas"):
-        _LOCAL.depth = 1
-        try:
-            yield
-        finally:
-            _LOCAL.depth = 0
+    me = threading.get_ident()
+    with _LIMIT_LOCK:
+        owner = _LIMIT["owner"] is None
+        if owner:
+            _LIMIT["owner"] = me
+            _LIMIT["limiter"] = controller.limit(limits=1, user_api="blas")
+    _LOCAL.depth = 1
+    try:
+        yield
+    finally:
+        _LOCAL.depth = 0
+        if owner:
+            with _LIMIT_LOCK:
+                _LIMIT["limiter"].restore_original_limits()
+                _LIMIT["owner"] = _LIMIT["limiter"] = None
 
 
 def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:

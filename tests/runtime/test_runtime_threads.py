@@ -66,3 +66,31 @@ def test_matmul_into_splits_only_inside_the_pool_and_only_what_it_can():
         got = threads.matmul_into(a.astype(np.float64), b.astype(np.float64),
                                   np.empty((128, 300), np.float64))
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_pool_from_two_python_threads_never_leaves_blas_limited():
+    """The first thread in holds the limit and restores it when it leaves; a second
+    thread inside meanwhile runs correctly either way, and nothing stays limited."""
+    import threading
+    before = _blas_threads()
+    inside = threading.Event()
+    release = threading.Event()
+    seen = {}
+
+    def worker():
+        with threads.pool():
+            assert threads.active()
+            inside.set()
+            release.wait(5)
+            seen["worker active"] = threads.active()
+
+    t = threading.Thread(target=worker)
+    with threads.pool():
+        t.start()
+        assert inside.wait(5)
+        seen["both inside"] = _blas_threads()
+    seen["main left"] = _blas_threads()
+    release.set()
+    t.join(5)
+    assert seen == {"both inside": {1}, "main left": before, "worker active": True}
+    assert _blas_threads() == before
