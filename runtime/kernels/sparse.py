@@ -120,8 +120,8 @@ def _split_operands(operands: tuple, residual: bool, what: str):
     """(bias or None, residual or None) from the operands after the weight's parts."""
     rest = list(operands)
     if len(rest) != 1 + residual and len(rest) != residual:
-        raise ExecutionError(f"{what}: {len(rest)} operands after the weight, expected "
-                             f"{'a residual, after an optional bias' if residual else 'an optional bias'}",
+        expected = "a residual, after an optional bias" if residual else "an optional bias"
+        raise ExecutionError(f"{what}: {len(rest)} operands after the weight, expected {expected}",
                              hint="this artifact does not match the kernel's contract; recompile it")
     res = np.asarray(rest.pop()) if residual else None
     bias = rest.pop() if rest else None
@@ -134,11 +134,13 @@ def _finish_epilogue(out: np.ndarray, res, activation: str, alpha, clip_min, cli
     compiled store already applied the activation (relu without a residual)."""
     if res is not None:
         try:
-            np.broadcast_shapes(res.shape, out.shape)
+            fits = np.broadcast_shapes(res.shape, out.shape) == out.shape
         except ValueError:
+            fits = False
+        if not fits:
             raise ExecutionError(f"{what}: residual of shape {list(res.shape)} does not "
                                  f"broadcast into the result {list(out.shape)}",
-                                 hint="the residual must broadcast into the result") from None
+                                 hint="the residual must broadcast into the result")
     elif activation in ("none", "relu"):
         return
     _epilogue(out, None, res, activation, alpha, clip_min, clip_max, rows, False)

@@ -394,6 +394,8 @@ def test_epilogue_errors_and_integer_path():
     x = rng.standard_normal((4, 16)).astype(np.float32)
     with pytest.raises(ExecutionError, match="does not broadcast"):
         matmul_csc(x, *parts, np.ones((3, 10), np.float32), k=16, n=10, residual=True)
+    with pytest.raises(ExecutionError, match="does not broadcast"):     # would grow the result
+        matmul_csc(x, *parts, np.ones((2, 4, 10), np.float32), k=16, n=10, residual=True)
     with pytest.raises(ExecutionError, match="operands after the weight"):
         matmul_csc(x, *parts, k=16, n=10, residual=True)
     wi = (w * 4).astype(np.int32)
