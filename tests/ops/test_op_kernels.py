@@ -11,6 +11,8 @@ reference written here in plain numpy (explicit loops for conv and pooling,
 - that the kernel leaves its inputs untouched.
 
 `tests/ops/test_registry.py` imports the table and fails for any op without a case.
+The other `test_op_kernels_*.py` files (one per op family) check their tables with
+the same `run_case`, passing their own comparison where a family needs one.
 """
 from __future__ import annotations
 
@@ -419,26 +421,53 @@ def assert_matches(got: np.ndarray, want: np.ndarray) -> None:
         np.testing.assert_array_equal(got, want)
 
 
-_PARAMS = [pytest.param(op, c, id=f"{op}-{c.id}") for op, cases in CASES.items() for c in cases]
+def params(*tables: dict[str, list[Case]]) -> list:
+    """pytest parameters (op, case) of the given CASES tables, with readable ids."""
+    return [pytest.param(op, c, id=f"{op}-{c.id}")
+            for table in tables for op, cases in table.items() for c in cases]
 
 
-@pytest.mark.parametrize("op,c", _PARAMS)
-def test_kernel_matches_reference(op: str, c: Case) -> None:
+Compare = Callable[[np.ndarray, np.ndarray], None]
+
+
+def run_case(op: str, c: Case, compare: Compare | None = None) -> None:
+    """The check every kernel table makes: the kernel, called as the runtime calls it,
+    gives each result the shape and dtype that inference predicts, the shape of the
+    reference and values `compare(got, want)` accepts (default `assert_matches`, the
+    reference cast to an integer or bool result's dtype), and leaves its inputs alone."""
     types = [TensorType.of_array(a) for a in c.inputs]
     full, attrs, out_types = infer_types(op, types, c.attrs)
     before = [a.copy() for a in c.inputs]
-
     got = KERNELS[full](*c.inputs, **attrs)
-
-    (want_type,) = out_types
-    got = np.asarray(got)
-    assert got.shape == want_type.shape, f"inference said {want_type}, kernel gave {got.shape}"
-    assert got.dtype == want_type.np_dtype, f"inference said {want_type}, kernel gave {got.dtype}"
-    want = np.asarray(c.ref(*c.inputs))
-    assert want.shape == got.shape, f"reference shape {want.shape} != kernel shape {got.shape}"
-    assert_matches(got, want)
+    got = [np.asarray(g) for g in (got if isinstance(got, (tuple, list)) else (got,))]
+    want = c.ref(*c.inputs)
+    want = [np.asarray(w) for w in (want if isinstance(want, (tuple, list)) else (want,))]
+    assert len(got) == len(out_types) == len(want)
+    for k, (g, t, w) in enumerate(zip(got, out_types, want)):
+        assert g.shape == t.shape, f"result {k}: inference said {t}, kernel gave {g.shape}"
+        assert g.dtype == t.np_dtype, f"result {k}: inference said {t}, kernel gave {g.dtype}"
+        assert w.shape == g.shape, f"result {k}: reference shape {w.shape} != {g.shape}"
+        if compare is not None:
+            compare(g, w)
+        else:
+            assert_matches(g, w.astype(g.dtype) if g.dtype.kind in "iub" else w)
     for a, b in zip(c.inputs, before):
         np.testing.assert_array_equal(a, b, err_msg="the kernel modified its input")
+
+
+def within(rtol: float, atol: float, dtypes=(np.dtype(F32),)) -> Compare:
+    """A comparison with its own float tolerance for `dtypes`, `assert_matches` otherwise."""
+    def compare(got: np.ndarray, want: np.ndarray) -> None:
+        if got.dtype in dtypes:
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+        else:
+            assert_matches(got, want)
+    return compare
+
+
+@pytest.mark.parametrize("op,c", params(CASES))
+def test_kernel_matches_reference(op: str, c: Case) -> None:
+    run_case(op, c)
 
 
 def test_float16_kernels_keep_dtype_and_accuracy() -> None:

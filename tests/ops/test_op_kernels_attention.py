@@ -19,7 +19,7 @@ import pytest
 from compiler.ir.builder import infer_types
 from compiler.ir.types import TensorType
 from runtime.kernels import KERNELS
-from test_op_kernels import F32, F64, assert_matches, case, f64, randint, randn
+from test_op_kernels import F32, F64, case, f64, params, randint, randn, run_case, within
 
 F16 = np.float16
 
@@ -233,28 +233,12 @@ CASES = {
 
 # -- the test ----------------------------------------------------------------------------
 
-_PARAMS = [pytest.param(op, c, id=f"{op}-{c.id}") for op, cases in CASES.items() for c in cases]
 _F16_TOL = dict(rtol=2e-3, atol=2e-3)
 
 
-@pytest.mark.parametrize("op,c", _PARAMS)
+@pytest.mark.parametrize("op,c", params(CASES))
 def test_kernel_matches_reference(op: str, c) -> None:
-    types = [TensorType.of_array(a) for a in c.inputs]
-    full, attrs, want_types = infer_types(op, types, c.attrs)
-    before = [a.copy() for a in c.inputs]
-    out = KERNELS[full](*c.inputs, **attrs)
-    outs = out if isinstance(out, tuple) else (out,)
-    wants = c.ref(*c.inputs)
-    wants = wants if isinstance(wants, tuple) else (wants,)
-    for got, want, want_type in zip(outs, wants, want_types, strict=True):
-        got = np.asarray(got)
-        assert got.shape == want_type.shape and got.dtype == want_type.np_dtype
-        if got.dtype == F16:
-            np.testing.assert_allclose(got, np.asarray(want), **_F16_TOL)
-        else:
-            assert_matches(got, np.asarray(want))
-    for a, b in zip(c.inputs, before):
-        np.testing.assert_array_equal(a, b, err_msg="the kernel modified its input")
+    run_case(op, c, within(dtypes=(np.dtype(F16),), **_F16_TOL))
 
 
 def test_attention_holds_one_head_of_scores_at_a_time(monkeypatch) -> None:

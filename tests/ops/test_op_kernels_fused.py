@@ -14,10 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from compiler.ir.builder import infer_types
-from compiler.ir.types import TensorType
-from runtime.kernels import KERNELS
-from test_op_kernels import assert_matches, case, f64, randn
+from test_op_kernels import case, f64, params, randn, run_case, within
 from test_op_kernels_nn import conv_nd_ref
 
 _erf = np.vectorize(math.erf)
@@ -173,21 +170,8 @@ CASES = {
     ],
 }
 
-_PARAMS = [pytest.param(op, c, id=f"{op}-{c.id}") for op, cases in CASES.items() for c in cases]
 
-
-@pytest.mark.parametrize("op,c", _PARAMS)
+@pytest.mark.parametrize("op,c", params(CASES))
 def test_fused_kernel_matches_reference(op: str, c) -> None:
-    types = [TensorType.of_array(a) for a in c.inputs]
-    full, attrs, (want_type,) = infer_types(op, types, c.attrs)
-    before = [a.copy() for a in c.inputs]
-    got = np.asarray(KERNELS[full](*c.inputs, **attrs))
-    assert got.shape == want_type.shape and got.dtype == want_type.np_dtype
-    want = np.asarray(c.ref(*c.inputs))
-    assert want.shape == got.shape
-    if got.dtype == np.float32:   # a K-long dot product in f32: tolerance grows with K
-        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
-    else:
-        assert_matches(got, want)
-    for a, b in zip(c.inputs, before):
-        np.testing.assert_array_equal(a, b, err_msg="the kernel modified its input")
+    # a K-long dot product in f32: the tolerance grows with K
+    run_case(op, c, within(rtol=2e-5, atol=2e-5))

@@ -17,8 +17,8 @@ import pytest
 from compiler.ir.builder import infer_types
 from compiler.ir.types import TensorType
 from runtime.kernels import KERNELS
-from test_op_kernels import (F32, F64, assert_matches, case, f64, layernorm_ref, pool_out_len,
-                             randint, randn, uniform)
+from test_op_kernels import (F32, F64, case, f64, layernorm_ref, params, pool_out_len, randint,
+                             randn, run_case, uniform)
 
 F16 = np.float16
 
@@ -622,28 +622,10 @@ CASES = {
 
 # -- the test ------------------------------------------------------------------
 
-_PARAMS = [pytest.param(op, c, id=f"{op}-{c.id}") for op, cases in CASES.items() for c in cases]
 
-
-@pytest.mark.parametrize("op,c", _PARAMS)
+@pytest.mark.parametrize("op,c", params(CASES))
 def test_nn_kernel_matches_reference(op: str, c) -> None:
-    types = [TensorType.of_array(a) for a in c.inputs]
-    full, attrs, out_types = infer_types(op, types, c.attrs)
-    before = [a.copy() for a in c.inputs]
-
-    got = KERNELS[full](*c.inputs, **attrs)
-
-    got = [np.asarray(g) for g in (got if isinstance(got, tuple) else (got,))]
-    want = c.ref(*c.inputs)
-    want = [np.asarray(w) for w in (want if isinstance(want, tuple) else (want,))]
-    assert len(got) == len(out_types) == len(want)
-    for k, (g, t, w) in enumerate(zip(got, out_types, want)):
-        assert g.shape == t.shape, f"result {k}: inference said {t}, kernel gave {g.shape}"
-        assert g.dtype == t.np_dtype, f"result {k}: inference said {t}, kernel gave {g.dtype}"
-        assert w.shape == g.shape, f"result {k}: reference shape {w.shape} != {g.shape}"
-        assert_matches(g, w)
-    for a, b in zip(c.inputs, before):
-        np.testing.assert_array_equal(a, b, err_msg="the kernel modified its input")
+    run_case(op, c)
 
 
 def test_reduce_max_of_empty_set_and_bool() -> None:

@@ -13,8 +13,7 @@ import pytest
 
 from compiler.ir.builder import infer_types
 from compiler.ir.types import TensorType
-from runtime.kernels import KERNELS
-from test_op_kernels import F32, F64, case, randn
+from test_op_kernels import F64, case, params, randn, run_case, within
 
 
 def _dft_1d(values, n, inverse=False):
@@ -86,20 +85,10 @@ CASES = {
     ],
 }
 
-_PARAMS = [pytest.param(op, c, id=f"{op}-{c.id}") for op, cases in CASES.items() for c in cases]
 
-
-@pytest.mark.parametrize("op,c", _PARAMS)
+@pytest.mark.parametrize("op,c", params(CASES))
 def test_kernel_matches_reference(op: str, c) -> None:
-    types = [TensorType.of_array(a) for a in c.inputs]
-    full, attrs, (want_type,) = infer_types(op, types, c.attrs)
-    before = [a.copy() for a in c.inputs]
-    got = np.asarray(KERNELS[full](*c.inputs, **attrs))
-    assert got.shape == want_type.shape and got.dtype == want_type.np_dtype
-    tol = dict(rtol=1e-4, atol=1e-4) if got.dtype == F32 else dict(rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(got, c.ref(*c.inputs), **tol)
-    for a, b in zip(c.inputs, before):
-        np.testing.assert_array_equal(a, b, err_msg="the kernel modified its input")
+    run_case(op, c, within(rtol=1e-4, atol=1e-4))
 
 
 def test_dft_rejects_the_trailing_axis_and_real_onesided_inverse() -> None:
