@@ -49,7 +49,7 @@ from math import prod
 
 from ..ir.types import INT_DTYPES, TensorType
 from .registry import Attr, ShapeError, define
-from .shapes import (broadcast_shapes, fmt_shape, require_float, require_rank, static)
+from .shapes import broadcasts_into, fmt_shape, require_float, require_rank, static
 
 
 # -- nn.attention / nn.attention_scores ------------------------------------------------
@@ -85,13 +85,7 @@ def _check_attention(op: str, q: TensorType, k: TensorType, v: TensorType | None
         if mask.dtype != "bool" and mask.dtype != q.dtype:
             raise ShapeError(f"{op}: mask must be bool (True = attend) or {q.dtype} (added to the "
                              f"scores), got {mask.dtype}")
-        ok = mask.rank <= 4
-        if ok:
-            try:
-                ok = broadcast_shapes(mask.shape, full) == full
-            except ShapeError:
-                ok = False
-        if not ok:
+        if not broadcasts_into(mask.shape, full):
             raise ShapeError(f"{op}: mask {fmt_shape(mask.shape)} must broadcast to the scores "
                              f"{fmt_shape(full)} [batch, heads, queries, keys]")
     if lengths is not None:
@@ -237,13 +231,7 @@ def _linear_attention_infer(ins: list[TensorType], attrs: dict) -> list[TensorTy
         if t_ is None:
             continue
         require_float(t_, f"{op}: {name}")
-        ok = t_.rank <= 4
-        if ok:
-            try:
-                ok = broadcast_shapes(t_.shape, full) == full
-            except ShapeError:
-                ok = False
-        if not ok:
+        if not broadcasts_into(t_.shape, full):
             raise ShapeError(f"{op}: {name} {fmt_shape(t_.shape)} must broadcast to "
                              f"{fmt_shape(full)}")
     return [TensorType((b, hq, t, dv), q.dtype), TensorType((b, hkv, dk, dv), state.dtype)]

@@ -34,7 +34,8 @@ from math import inf, prod
 
 from ..ir.types import FLOAT_DTYPES, TensorType
 from .registry import Attr, ShapeError, define, get_op
-from .shapes import broadcast_shapes, fmt_shape, normalize_axis, require_same_dtype
+from .shapes import (broadcast_shapes, broadcasts_into, fmt_shape, normalize_axis,
+                     require_same_dtype)
 
 # name -> FLOPs per element. Parameters: leaky_relu `alpha` (slope), swish `alpha`
 # (scale inside the sigmoid), clip `clip_min`/`clip_max` (relu6 is clip 0..6).
@@ -71,11 +72,7 @@ def _epilogue_operands(op: str, ins: list[TensorType], attrs: dict, first: int
 
 def _check_into(op: str, what: str, t: TensorType, out: TensorType) -> None:
     """`t` must broadcast to `out` without enlarging it (it is added in place)."""
-    try:
-        ok = broadcast_shapes(out.shape, t.shape) == out.shape
-    except ShapeError:
-        ok = False
-    if not ok:
+    if not broadcasts_into(t.shape, out.shape):
         raise ShapeError(f"{op}: {what} {fmt_shape(t.shape)} must broadcast to the result "
                          f"{fmt_shape(out.shape)} (it is added in place)")
     if t.dtype != out.dtype:
@@ -344,11 +341,7 @@ def _softmax_infer(ins: list[TensorType], attrs: dict) -> list[TensorType]:
         if mode == "add" and mask.dtype != x.dtype:
             raise ShapeError(f"fused.masked_softmax: an 'add' mask must have x's dtype {x.dtype}, "
                              f"got {mask.dtype}")
-        try:
-            ok = broadcast_shapes(x.shape, mask.shape) == x.shape
-        except ShapeError:
-            ok = False
-        if not ok:
+        if not broadcasts_into(mask.shape, x.shape):
             raise ShapeError(f"fused.masked_softmax: mask {fmt_shape(mask.shape)} must broadcast "
                              f"to x {fmt_shape(x.shape)}")
     return [TensorType(x.shape, x.dtype)]

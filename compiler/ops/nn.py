@@ -17,8 +17,8 @@ from math import prod
 
 from ..ir.types import TensorType
 from .registry import Attr, ShapeError, define
-from .shapes import (broadcast_shapes, check_ints, fmt_shape, normalize_axis, require_float,
-                     require_rank, require_same_dtype, static, window_out_dim)
+from .shapes import (broadcast_shapes, broadcasts_into, check_ints, fmt_shape, normalize_axis,
+                     require_float, require_rank, require_same_dtype, static, window_out_dim)
 
 
 # -- matmul --------------------------------------------------------------------
@@ -361,13 +361,7 @@ def _check_trailing(op: str, x: TensorType, axis: int, attr_axis: int, named) ->
     """Each (name, type) must broadcast to the normalized dims x.shape[axis:]."""
     norm = x.shape[axis:]
     for name, t in named:
-        ok = t.rank <= len(norm)
-        if ok:
-            try:
-                ok = broadcast_shapes(norm, t.shape) == norm
-            except ShapeError:
-                ok = False
-        if not ok:
+        if not broadcasts_into(t.shape, norm):
             raise ShapeError(f"{op}: {name} {fmt_shape(t.shape)} must broadcast to the "
                              f"normalized shape {fmt_shape(norm)} (the dims of x "
                              f"{fmt_shape(x.shape)} from axis {attr_axis} on)")

@@ -17,7 +17,7 @@ every symbolic dim already bound to an int.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..ir.types import TensorType

@@ -47,6 +47,15 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
     return tuple(out)
 
 
+def broadcasts_into(shape: Shape, target: Shape) -> bool:
+    """Whether `shape` broadcasts to `target` without enlarging it (e.g. a bias, a
+    residual or a mask applied to a result in place)."""
+    try:
+        return broadcast_shapes(shape, target) == tuple(target)
+    except ShapeError:
+        return False
+
+
 def normalize_axis(axis: int, rank: int, what: str = "axis") -> int:
     """Map a possibly negative axis into [0, rank); ShapeError if out of range."""
     if not -rank <= axis < rank:

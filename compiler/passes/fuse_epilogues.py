@@ -40,7 +40,7 @@ from ..errors import TypeCheckError
 from ..ir.builder import Builder
 from ..ir.core import Constant, Module, Op, Value
 from ..ops.fused import contraction_attrs
-from ..ops.shapes import broadcast_shapes
+from ..ops.shapes import broadcasts_into
 from .base import Pass, PassContext, option
 from .fold_algebra import per_channel
 from .fold_batchnorm import constant_data, new_constant
@@ -69,13 +69,6 @@ def activation_of(op: Op) -> dict | None:
     if n == "nn.leaky_relu":
         return {"activation": "leaky_relu", "alpha": a["alpha"]}
     return None
-
-
-def _broadcasts_into(t, out) -> bool:
-    try:
-        return broadcast_shapes(out.shape, t.shape) == out.shape and t.rank <= out.rank
-    except Exception:
-        return False
 
 
 @dataclass
@@ -181,7 +174,7 @@ class FuseEpilogues(Pass):
         elif user.name == "math.add" and ep.stage < 2:
             other = user.operands[1] if user.operands[0] is ep.result else user.operands[0]
             if other is ep.result or other.type.dtype != out.dtype \
-                    or not _broadcasts_into(other.type, out):
+                    or not broadcasts_into(other.type.shape, out.shape):
                 return False
             if isinstance(other, Constant):
                 bias = self._bias(module, ep, other) if ep.stage < 1 else None
