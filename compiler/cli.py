@@ -25,6 +25,7 @@ from typing import Any
 import click
 import numpy as np
 
+from runtime.dtypes import random_array
 from runtime.errors import ArtifactError, InputError, WscError
 
 from . import __version__
@@ -895,7 +896,7 @@ def _gather_inputs(exe, where: str, input_files, inputs_npz: Path | None, random
         rng = np.random.default_rng(seed)
         for spec in missing:
             shape = tuple(sizes.get(d, 1) if isinstance(d, str) else d for d in spec.shape)
-            inputs[spec.name] = _random_array(rng, shape, spec.dtype)
+            inputs[spec.name] = random_array(rng, shape, spec.dtype)
     return inputs
 
 
@@ -911,14 +912,6 @@ def _symbols_from_given(exe, inputs: dict[str, np.ndarray]) -> dict[str, int]:
     return out
 
 
-def _random_array(rng: np.random.Generator, shape: tuple, dtype: str) -> np.ndarray:
-    from runtime.dtypes import DTYPES
-    dt = DTYPES[dtype]
-    if dtype == "bool":
-        return rng.random(shape) < 0.5
-    if np.issubdtype(dt, np.integer):
-        return rng.integers(0, 10, size=shape).astype(dt)
-    return rng.standard_normal(shape).astype(dt)
 
 
 def _load_npy(path: Path) -> np.ndarray:

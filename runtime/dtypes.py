@@ -30,3 +30,14 @@ INT_DTYPES = frozenset({"i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"})
 def dtype_from_numpy(dt) -> str:
     """IR dtype name of a numpy dtype; KeyError for unsupported ones."""
     return _NUMPY_TO_IR[np.dtype(dt)]
+
+
+def random_array(rng: np.random.Generator, shape: tuple, dtype: str) -> np.ndarray:
+    """Random values of an IR dtype: booleans at 50%, integers in [0, 10), floats
+    standard normal (the `--random-inputs` and calibration inputs)."""
+    dt = DTYPES[dtype]
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if np.issubdtype(dt, np.integer):
+        return rng.integers(0, 10, size=shape).astype(dt)
+    return rng.standard_normal(shape).astype(dt)

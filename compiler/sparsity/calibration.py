@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from runtime.dtypes import DTYPES
+from runtime.dtypes import DTYPES, random_array
 from runtime.errors import InputError
 from runtime.kernels import KERNELS
 
@@ -65,18 +65,10 @@ def random_calibration(module: Module, symbols: dict[str, int], samples: int,
         batch = {}
         for v in module.inputs:
             shape = tuple(sizes.get(d, 1) if isinstance(d, str) else d for d in v.type.shape)
-            batch[v.name] = _random_array(rng, shape, v.type.dtype)
+            batch[v.name] = random_array(rng, shape, v.type.dtype)
         batches.append(batch)
     return CalibrationSet(batches, f"random inputs ({samples} samples, seed {seed})")
 
-
-def _random_array(rng: np.random.Generator, shape: tuple, dtype: str) -> np.ndarray:
-    dt = DTYPES[dtype]
-    if dtype == "bool":
-        return rng.random(shape) < 0.5
-    if np.issubdtype(dt, np.integer):
-        return rng.integers(0, 10, size=shape).astype(dt)
-    return rng.standard_normal(shape).astype(dt)
 
 
 def load_calibration(path: str | os.PathLike, module: Module) -> CalibrationSet:
